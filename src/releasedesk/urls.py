@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from releasedesk.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("accounts/", include("releasedesk.accounts.urls")),
+    path("catalog/", include("releasedesk.catalog.urls")),
+    path("audit/", include("releasedesk.audit.urls")),
+    path("policies/", include("releasedesk.policies.urls")),
+    path("releases/", include("releasedesk.releases.urls")),
+    path("portal/", include("releasedesk.portal.urls")),
+    path("", include("releasedesk.web.urls")),
+]
