@@ -135,15 +135,25 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RELEASEDESK_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 
-# Mail: SMTP by default; RELEASEDESK_EMAIL_BACKEND may name an anymail backend.
-EMAIL_BACKEND = env_str("RELEASEDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env_str("RELEASEDESK_SMTP_HOST", "127.0.0.1")
-EMAIL_PORT = env_int("RELEASEDESK_SMTP_PORT", 25, minimum=1, maximum=65535)
-EMAIL_HOST_USER = env_str("RELEASEDESK_SMTP_USER", "")
-EMAIL_HOST_PASSWORD = env_str("RELEASEDESK_SMTP_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("RELEASEDESK_SMTP_STARTTLS", False)
-EMAIL_USE_SSL = env_bool("RELEASEDESK_SMTP_SSL", False)
-EMAIL_TIMEOUT = env_int("RELEASEDESK_SMTP_TIMEOUT", 20, minimum=1)
+# Mail (Django 6.1 MAILERS): SMTP by default; RELEASEDESK_EMAIL_BACKEND may name an anymail backend.
+_smtp_ssl = env_bool("RELEASEDESK_SMTP_SSL", False)
+_smtp_starttls = env_bool("RELEASEDESK_SMTP_STARTTLS", False)
+if _smtp_ssl and _smtp_starttls:
+    raise ImproperlyConfigured("RELEASEDESK_SMTP_SSL and RELEASEDESK_SMTP_STARTTLS: set at most one")
+MAILERS = {
+    "default": {
+        "BACKEND": env_str("RELEASEDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"),
+        "OPTIONS": {
+            "host": env_str("RELEASEDESK_SMTP_HOST", "127.0.0.1"),
+            "port": env_int("RELEASEDESK_SMTP_PORT", 25, minimum=1, maximum=65535),
+            "username": env_str("RELEASEDESK_SMTP_USER", ""),
+            "password": env_str("RELEASEDESK_SMTP_PASSWORD", ""),
+            "use_tls": _smtp_starttls,
+            "use_ssl": _smtp_ssl,
+            "timeout": env_int("RELEASEDESK_SMTP_TIMEOUT", 20, minimum=1),
+        },
+    }
+}
 DEFAULT_FROM_EMAIL = env_str("RELEASEDESK_FROM_EMAIL", "ReleaseDesk <releases@localhost>")
 
 # Customer sign-in links and other signed links.
