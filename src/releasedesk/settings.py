@@ -25,11 +25,15 @@ SECRET_KEY = env_str("RELEASEDESK_SECRET_KEY", "insecure-development-key" if DEB
 if not SECRET_KEY:
     # Without DEBUG a key is mandatory; the demo and test commands set one.
     raise ImproperlyConfigured("RELEASEDESK_SECRET_KEY: required unless RELEASEDESK_DEBUG=1")
-ALLOWED_HOSTS = env_list("RELEASEDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list(
+    "RELEASEDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS = env_list("RELEASEDESK_CSRF_TRUSTED_ORIGINS", [])
 BASE_URL = env_str("RELEASEDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not BASE_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured(f"RELEASEDESK_BASE_URL: {BASE_URL!r} must start with http:// or https://")
+    raise ImproperlyConfigured(
+        f"RELEASEDESK_BASE_URL: {BASE_URL!r} must start with http:// or https://"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -87,11 +91,15 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     try:
-        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("RELEASEDESK_DB_CONN_MAX_AGE", 60, minimum=0))
+        _db = dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("RELEASEDESK_DB_CONN_MAX_AGE", 60, minimum=0)
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
     if _db["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
-        raise ImproperlyConfigured(f"DATABASE_URL: engine {_db['ENGINE']!r} is not supported (allowed: postgres://, sqlite://)")
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: engine {_db['ENGINE']!r} is not supported (allowed: postgres://, sqlite://)"
+        )
     DATABASES = {"default": _db}
 else:
     DATABASES = {
@@ -124,7 +132,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage" if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 WHITENOISE_USE_FINDERS = True
 
@@ -139,10 +151,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RELEASEDESK_MAX_BODY_BYTES", 1_048_576, m
 _smtp_ssl = env_bool("RELEASEDESK_SMTP_SSL", False)
 _smtp_starttls = env_bool("RELEASEDESK_SMTP_STARTTLS", False)
 if _smtp_ssl and _smtp_starttls:
-    raise ImproperlyConfigured("RELEASEDESK_SMTP_SSL and RELEASEDESK_SMTP_STARTTLS: set at most one")
+    raise ImproperlyConfigured(
+        "RELEASEDESK_SMTP_SSL and RELEASEDESK_SMTP_STARTTLS: set at most one"
+    )
 MAILERS = {
     "default": {
-        "BACKEND": env_str("RELEASEDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"),
+        "BACKEND": env_str(
+            "RELEASEDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+        ),
         "OPTIONS": {
             "host": env_str("RELEASEDESK_SMTP_HOST", "127.0.0.1"),
             "port": env_int("RELEASEDESK_SMTP_PORT", 25, minimum=1, maximum=65535),
@@ -173,7 +189,10 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": env_choice("RELEASEDESK_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("RELEASEDESK_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    },
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200

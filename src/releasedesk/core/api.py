@@ -39,8 +39,20 @@ ERROR_RESPONSES: dict[int, type[Schema]] = {
 }
 
 
-def error_response(api: NinjaAPI, request: HttpRequest, *, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> HttpResponse:
-    return api.create_response(request, {"error": {"code": code, "message": message, "fields": fields or {}}}, status=status)
+def error_response(
+    api: NinjaAPI,
+    request: HttpRequest,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
+) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"error": {"code": code, "message": message, "fields": fields or {}}},
+        status=status,
+    )
 
 
 def _loc_to_field(loc: Any) -> str:
@@ -51,22 +63,44 @@ def _loc_to_field(loc: Any) -> str:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-        return error_response(api, request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields)
+        return error_response(
+            api, request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields
+        )
 
     @api.exception_handler(NinjaValidationError)
     def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         fields: dict[str, str] = {}
         for err in exc.errors:
             fields.setdefault(_loc_to_field(err.get("loc", ())), str(err.get("msg", "invalid")))
-        return error_response(api, request, status=422, code="validation_failed", message="The request is not valid.", fields=fields)
+        return error_response(
+            api,
+            request,
+            status=422,
+            code="validation_failed",
+            message="The request is not valid.",
+            fields=fields,
+        )
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return error_response(api, request, status=401, code="unauthenticated", message="A valid API token is required (Authorization: Bearer <token>).")
+        return error_response(
+            api,
+            request,
+            status=401,
+            code="unauthenticated",
+            message="A valid API token is required (Authorization: Bearer <token>).",
+        )
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        code = {400: "bad_request", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "throttled"}.get(exc.status_code, "error")
+        code = {
+            400: "bad_request",
+            403: "permission_denied",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "throttled",
+        }.get(exc.status_code, "error")
         return error_response(api, request, status=exc.status_code, code=code, message=str(exc))
 
     @api.exception_handler(Http404)

@@ -29,7 +29,9 @@ class Actor:
 
 SYSTEM = Actor.system()
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
 
 def new_request_id() -> str:

@@ -40,10 +40,14 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name}: {raw!r} is not a boolean (allowed: 1/0, true/false, yes/no, on/off)")
+    raise ImproperlyConfigured(
+        f"{name}: {raw!r} is not a boolean (allowed: 1/0, true/false, yes/no, on/off)"
+    )
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -68,5 +72,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def env_choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = os.environ.get(name, default).strip()
     if value not in allowed:
-        raise ImproperlyConfigured(f"{name}: {value!r} is not allowed (allowed: {', '.join(allowed)})")
+        raise ImproperlyConfigured(
+            f"{name}: {value!r} is not allowed (allowed: {', '.join(allowed)})"
+        )
     return value

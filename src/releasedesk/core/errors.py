@@ -13,7 +13,9 @@ class DomainError(Exception):
     code = "invalid"
     status = 400
 
-    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, fields: Mapping[str, str] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields: dict[str, str] = dict(fields or {})
@@ -46,7 +48,9 @@ class InvalidTransition(Conflict):
 
     def __init__(self, *, current: str, target: str, allowed: list[str] | tuple[str, ...]) -> None:
         allowed_text = ", ".join(allowed) if allowed else "none"
-        super().__init__(f"Cannot move from {current!r} to {target!r} (allowed from {current!r}: {allowed_text})")
+        super().__init__(
+            f"Cannot move from {current!r} to {target!r} (allowed from {current!r}: {allowed_text})"
+        )
         self.current, self.target, self.allowed = current, target, list(allowed)
 
 

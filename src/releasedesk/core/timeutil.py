@@ -85,7 +85,9 @@ def to_local(instant: dt.datetime, zone: zoneinfo.ZoneInfo | str) -> dt.datetime
     return ensure_aware(instant).astimezone(tz)
 
 
-def format_local(instant: dt.datetime, zone: zoneinfo.ZoneInfo | str, *, with_zone_name: bool = True) -> str:
+def format_local(
+    instant: dt.datetime, zone: zoneinfo.ZoneInfo | str, *, with_zone_name: bool = True
+) -> str:
     """'2027-04-01 16:00 CEST (Europe/Amsterdam)'."""
     local = to_local(instant, zone)
     text = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
@@ -98,7 +100,9 @@ def format_utc(instant: dt.datetime) -> str:
     return f"{ensure_aware(instant):%Y-%m-%d %H:%M} UTC"
 
 
-def add_calendar_days(instant: dt.datetime, days: int, zone: zoneinfo.ZoneInfo | str) -> dt.datetime:
+def add_calendar_days(
+    instant: dt.datetime, days: int, zone: zoneinfo.ZoneInfo | str
+) -> dt.datetime:
     """A calendar offset: move the local date by `days`, keep the local wall time."""
     local = to_local(instant, zone).replace(tzinfo=None)
     return local_to_utc(local + dt.timedelta(days=days), zone)
