@@ -32,7 +32,9 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["scope", "seq"], name="%(app_label)s_%(class)s_unique_scope_seq"),
+            models.UniqueConstraint(
+                fields=["scope", "seq"], name="%(app_label)s_%(class)s_unique_scope_seq"
+            ),
         ]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
 
@@ -46,3 +48,6 @@ class AuditChainHead(models.Model):
     scope = models.CharField(max_length=96, primary_key=True)
     seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.scope} @ {self.seq}"
