@@ -1,0 +1,443 @@
+"""The policy document: what a vendor's release process says, as validated data.
+
+A policy is written as YAML (see examples/policies/ and docs/policies.md), parsed by
+`policies.loader` and validated by these pydantic models. Unknown keys are errors
+(`extra="forbid"`), so a typo never silently drops a rule.
+
+Cross-field rules (a level named in the matrix must be defined, roles must be known,
+…) are computed by `PolicyDocument.issues()`, each with the path of the offending
+value, so the loader can point at its line and column. Plain
+`PolicyDocument.model_validate()` raises on them too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from releasedesk.accounts.choices import DEFAULT_ROLES
+from releasedesk.core.timeutil import is_valid_zone
+from releasedesk.policies.choices import DEFAULT_LEVEL_ORDER, ChangeKind, HotfixReason
+
+# --- small types -----------------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+DURATION_HELP = "use e.g. 7d, 48h, 30m, 2w, 1d12h or 0"
+
+
+def parse_duration(value: object) -> dt.timedelta:
+    """'7d' / '48h' / '30m' / '2w' / '1d12h' / 0 → an absolute timedelta."""
+    if isinstance(value, dt.timedelta):
+        if value < dt.timedelta(0):
+            raise ValueError("a duration cannot be negative")
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration ({DURATION_HELP})")
+    if isinstance(value, int):
+        if value == 0:
+            return dt.timedelta(0)
+        raise ValueError(f"{value} has no unit ({DURATION_HELP}; only 0 may stand alone)")
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "").lower()
+        if text == "0":
+            return dt.timedelta(0)
+        match = _DURATION_RE.fullmatch(text)
+        if text and match and any(match.groups()):
+            w, d, h, m, s = (int(g) if g else 0 for g in match.groups())
+            return dt.timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
+    raise ValueError(f"{value!r} is not a duration ({DURATION_HELP})")
+
+
+def format_duration(value: dt.timedelta) -> str:
+    """The compact form parse_duration reads back: 7d, 2d, 1d12h, 30m, 0."""
+    seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
+
+
+Duration = Annotated[
+    dt.timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "string",
+                    "pattern": r"^\s*(0|(\d+\s*w)?\s*(\d+\s*d)?\s*(\d+\s*h)?\s*(\d+\s*m)?\s*(\d+\s*s)?)\s*$",
+                },
+                {"type": "integer", "const": 0},
+            ],
+            "description": "An absolute duration: 7d, 48h, 30m, 2w, 1d12h or 0.",
+        }
+    ),
+]
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+TierName = Literal["internal", "partner", "public"]
+KNOWN_ROLES: tuple[str, ...] = tuple(slug for slug, _ in DEFAULT_ROLES)
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class PolicyIssue:
+    """One problem in a policy, at the path of the offending value."""
+
+    loc: Loc
+    message: str
+    allowed: tuple[str, ...] = field(default=())
+
+    @property
+    def path(self) -> str:
+        return ".".join(str(p) for p in self.loc) or "(document)"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- building blocks -------------------------------------------------------------------
+
+
+class ApprovalRequirement(_Strict):
+    """`cto` (shorthand, one approval) or `{role: cto, count: 2}`."""
+
+    role: Identifier
+    count: int = Field(1, ge=1, le=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"role": data}
+        return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        return {"anyOf": [{"type": "string", "description": "A role slug (one approval)."}, schema]}
+
+
+class AfterwardsSpec(_Strict):
+    """Tell an audience after the release went out (e.g. after a hotfix)."""
+
+    to: Identifier
+
+
+class NoticeSpec(_Strict):
+    """Advance notice: delivered at least `lead` before the start (absolute duration)."""
+
+    lead: Duration
+    to: Identifier | None = None
+    urgent_lead: Duration | None = None
+    margin: Duration = dt.timedelta(hours=1)
+    afterwards: AfterwardsSpec | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.lead > dt.timedelta(0) and not self.to:
+            raise ValueError("a notice with a lead needs `to` (who receives it)")
+        if self.urgent_lead is not None and self.urgent_lead > self.lead:
+            raise ValueError("urgent_lead cannot be longer than lead")
+        return self
+
+
+class LevelDemands(_Strict):
+    """What a risk level (or the default level) demands of a release."""
+
+    releasable: bool = True
+    advice: str = Field("", max_length=500)
+    window: Identifier = "anytime"
+    approvals: list[ApprovalRequirement] = []
+    notice: NoticeSpec | None = None
+    verification: list[Identifier] = []
+
+    def approval_roles(self) -> list[str]:
+        return [a.role for a in self.approvals]
+
+
+class FloorCondition(_Strict):
+    change_kind: ChangeKind | None = None
+    flag: Literal["significant", "irreversible"] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.change_kind is None) == (self.flag is None):
+            raise ValueError("give exactly one of change_kind or flag")
+        return self
+
+    def describe(self) -> str:
+        if self.change_kind is not None:
+            return f"a {self.change_kind.label.lower()} change"
+        return f"a change marked {self.flag}"
+
+
+class Floor(_Strict):
+    """A condition on the change items that raises the level to at least `at_least`."""
+
+    when: FloorCondition
+    at_least: Identifier
+    notice: NoticeSpec | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RiskModel(_Strict):
+    """impact 1..5 (rows) x likelihood 1..5 (columns) → level name."""
+
+    matrix: dict[int, Annotated[list[Identifier], Field(min_length=5, max_length=5)]]
+    floors: list[Floor] = []
+    order: list[Identifier] = list(DEFAULT_LEVEL_ORDER)
+
+    @field_validator("matrix")
+    @classmethod
+    def _five_rows(cls, value: dict[int, list[str]]) -> dict[int, list[str]]:
+        keys = set(value)
+        wanted = {1, 2, 3, 4, 5}
+        if keys != wanted:
+            missing = ", ".join(str(k) for k in sorted(wanted - keys))
+            extra = ", ".join(str(k) for k in sorted(keys - wanted))
+            detail = "; ".join(
+                p
+                for p in (
+                    f"missing {missing}" if missing else "",
+                    f"unexpected {extra}" if extra else "",
+                )
+                if p
+            )
+            raise ValueError(f"the matrix needs exactly the impact rows 1, 2, 3, 4, 5 ({detail})")
+        return dict(sorted(value.items()))
+
+    def cell(self, impact: int, likelihood: int) -> str:
+        return self.matrix[impact][likelihood - 1]
+
+
+class HotfixLane(_Strict):
+    """The hotfix lane: which reasons qualify and what it waives or replaces."""
+
+    reasons: list[HotfixReason] = list(HotfixReason)
+    window: Identifier = "anytime"
+    waives: list[Literal["window", "notice", "blackouts"]] = []
+    notice: NoticeSpec | None = None
+    approvers: list[ApprovalRequirement] | None = None
+
+
+class ReleaseNotesSpec(_Strict):
+    audiences: list[Identifier] = Field(min_length=1)
+    locales: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]] = ["en"]
+
+
+def _parse_horizon(value: object) -> object:
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*(releases?)?\s*", value)
+        if match:
+            return int(match.group(1))
+    return value
+
+
+class RoadmapShare(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    with_: Identifier = Field(alias="with")
+    horizon: Annotated[int, BeforeValidator(_parse_horizon), Field(ge=1, le=20)] = 2
+
+
+class RoadmapSpec(_Strict):
+    visibility: TierName = "internal"
+    approved_phrases: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = []
+    share: RoadmapShare | None = None
+
+
+Every = Annotated[str, StringConstraints(pattern=r"^[1-9]\d* (day|week|month)s?$")]
+
+
+class FeedbackRound(_Strict):
+    every: Every
+    to: Identifier
+
+
+class FeedbackSpec(_Strict):
+    rounds: list[FeedbackRound] = []
+    duplicates: Literal["merge_as_vote", "keep_separate"] = "merge_as_vote"
+
+
+class VerificationSpec(_Strict):
+    after: list[Identifier] = []
+    on_failure: Literal["revert_release", "pause_release", "alert"] = "revert_release"
+
+
+# --- the document ----------------------------------------------------------------------
+
+
+class PolicyDocument(_Strict):
+    """A whole policy. See docs/policies.md for the reference and examples."""
+
+    policy: Slug
+    zone: str = Field(max_length=64)
+    description: str = Field("", max_length=2000)
+    audiences: dict[Identifier, TierName] = {"internal": "internal"}
+    roles: list[Identifier] | None = None
+    risk: RiskModel | None = None
+    default_level: Identifier | None = None
+    levels: dict[Identifier, LevelDemands] = Field(min_length=1)
+    hotfix: HotfixLane | None = None
+    release_notes: ReleaseNotesSpec | None = None
+    roadmap: RoadmapSpec | None = None
+    feedback: FeedbackSpec | None = None
+    verification: VerificationSpec | None = None
+
+    @field_validator("zone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        if not is_valid_zone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Amsterdam)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_check(self, info: ValidationInfo) -> Self:
+        # The loader asks to collect the issues itself so it can place each one.
+        if isinstance(info.context, dict) and info.context.get("defer_issues"):
+            return self
+        issues = self.issues()
+        if issues:
+            raise ValueError("; ".join(f"{i.path}: {i.message}" for i in issues))
+        return self
+
+    # -- helpers other apps use (they hide where levels live) --
+
+    def level_order(self) -> list[str]:
+        """Level names from lowest to highest."""
+        if self.risk is None:
+            return list(self.levels)
+        return [name for name in self.risk.order if name in self.levels]
+
+    def demands_for(self, level: str) -> LevelDemands:
+        return self.levels[level]
+
+    def known_roles(self) -> tuple[str, ...]:
+        return KNOWN_ROLES + tuple(r for r in (self.roles or []) if r not in KNOWN_ROLES)
+
+    def tier_of(self, audience: str) -> str:
+        return self.audiences[audience]
+
+    # -- cross-field rules --
+
+    def issues(self) -> list[PolicyIssue]:
+        return semantic_issues(self.model_dump(mode="json", by_alias=True))
+
+
+def _as_dict(value: object) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _role_of(item: object) -> str | None:
+    if isinstance(item, str):
+        return item
+    role = _as_dict(item).get("role")
+    return role if isinstance(role, str) else None
+
+
+def semantic_issues(data: dict[str, Any]) -> list[PolicyIssue]:
+    """The cross-field rules, on raw (possibly otherwise invalid) data, so the loader can
+    report them together with the schema errors. Values of the wrong type are skipped:
+    the schema reports those."""
+    found: list[PolicyIssue] = []
+    levels = _as_dict(data.get("levels"))
+    defined = tuple(str(k) for k in levels)
+    declared = [r for r in _as_list(data.get("roles")) if isinstance(r, str)]
+    roles = KNOWN_ROLES + tuple(r for r in declared if r not in KNOWN_ROLES)
+    risk = data.get("risk")
+
+    def need_level(loc: Loc, name: object, *, order: list[str] | None = None) -> None:
+        if not isinstance(name, str):
+            return
+        if name not in levels:
+            found.append(PolicyIssue(loc, f"level {name!r} is not defined in levels", defined))
+        elif order is not None and name not in order:
+            found.append(
+                PolicyIssue(loc, f"level {name!r} is not listed in risk.order", tuple(order))
+            )
+
+    def need_roles(loc: Loc, approvals: object) -> None:
+        for i, item in enumerate(_as_list(approvals)):
+            role = _role_of(item)
+            if role is not None and role not in roles:
+                found.append(
+                    PolicyIssue(
+                        (*loc, i),
+                        f"unknown role {role!r}; use a known role or declare it under roles",
+                        roles,
+                    )
+                )
+
+    default_level = data.get("default_level")
+    if risk is None and default_level is None:
+        found.append(
+            PolicyIssue(("default_level",), "required when the policy has no risk model", defined)
+        )
+    if default_level is not None:
+        need_level(("default_level",), default_level)
+    if isinstance(risk, dict):
+        # Names in `order` that no level defines are harmless (the default order lists all
+        # five); a level used in the matrix or a floor must be both defined and ordered.
+        order = [
+            o for o in _as_list(risk.get("order", list(DEFAULT_LEVEL_ORDER))) if isinstance(o, str)
+        ]
+        seen: set[str] = set()
+        for i, name in enumerate(order):
+            if name in seen:
+                found.append(PolicyIssue(("risk", "order", i), f"level {name!r} is listed twice"))
+            seen.add(name)
+        for impact, row in _as_dict(risk.get("matrix")).items():
+            for j, name in enumerate(_as_list(row)):
+                need_level(("risk", "matrix", impact, j), name, order=order)
+        for i, floor in enumerate(_as_list(risk.get("floors"))):
+            need_level(
+                ("risk", "floors", i, "at_least"), _as_dict(floor).get("at_least"), order=order
+            )
+    for name, demands in levels.items():
+        need_roles(("levels", name, "approvals"), _as_dict(demands).get("approvals"))
+    need_roles(("hotfix", "approvers"), _as_dict(data.get("hotfix")).get("approvers"))
+    audiences = _as_dict(data.get("audiences", {"internal": "internal"}))
+    names = tuple(str(a) for a in audiences)
+    for i, aud in enumerate(_as_list(_as_dict(data.get("release_notes")).get("audiences"))):
+        if isinstance(aud, str) and aud not in audiences:
+            found.append(
+                PolicyIssue(("release_notes", "audiences", i), f"unknown audience {aud!r}", names)
+            )
+    share_with = _as_dict(_as_dict(data.get("roadmap")).get("share")).get("with")
+    if isinstance(share_with, str) and share_with not in audiences:
+        found.append(
+            PolicyIssue(("roadmap", "share", "with"), f"unknown audience {share_with!r}", names)
+        )
+    return found
