@@ -39,7 +39,9 @@ class Team(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
     members = models.ManyToManyField(User, blank=True, related_name="teams")
-    roles = models.ManyToManyField(Role, blank=True, related_name="teams", help_text="Roles the team's work is addressed to.")
+    roles = models.ManyToManyField(
+        Role, blank=True, related_name="teams", help_text="Roles the team's work is addressed to."
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -73,3 +75,9 @@ class LoginAttempt(models.Model):
 
     key = models.CharField(max_length=64, db_index=True)
     at = models.DateTimeField(default=clock.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"], name="accounts_loginattempt_key_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… at {self.at.isoformat()}"
