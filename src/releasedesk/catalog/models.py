@@ -7,12 +7,54 @@ from django.db.models import Q
 
 from releasedesk.catalog.choices import CustomerKind, InstanceKind
 from releasedesk.core.models import TimeStampedModel
+from releasedesk.core.scoping import ScopedQuerySet
+
+
+def _subscribed(contact: Contact, column: str) -> Any:
+    """The `column` values of the contact's customer's subscriptions (a subquery)."""
+    return Subscription.objects.filter(customer_id=contact.customer_id).values(column)
+
+
+class ProductQuerySet(ScopedQuerySet):
+    def contact_scope(self, contact: Contact) -> Q:
+        # A contact sees the products their organisation subscribes to.
+        return Q(pk__in=_subscribed(contact, "product_id"))
+
+
+class CustomerQuerySet(ScopedQuerySet):
+    def contact_scope(self, contact: Contact) -> Q:
+        return Q(pk=contact.customer_id)
+
+
+class ContactQuerySet(ScopedQuerySet):
+    def contact_scope(self, contact: Contact) -> Q:
+        return Q(customer_id=contact.customer_id)
+
+
+class InstanceQuerySet(ScopedQuerySet):
+    def contact_scope(self, contact: Contact) -> Q:
+        # Instances the organisation owns or is subscribed to.
+        return Q(owner_id=contact.customer_id) | Q(pk__in=_subscribed(contact, "instance_id"))
+
+
+class SubscriptionQuerySet(ScopedQuerySet):
+    def contact_scope(self, contact: Contact) -> Q:
+        return Q(customer_id=contact.customer_id)
+
+
+ProductManager = models.Manager.from_queryset(ProductQuerySet)
+CustomerManager = models.Manager.from_queryset(CustomerQuerySet)
+ContactManager = models.Manager.from_queryset(ContactQuerySet)
+InstanceManager = models.Manager.from_queryset(InstanceQuerySet)
+SubscriptionManager = models.Manager.from_queryset(SubscriptionQuerySet)
 
 
 class Product(TimeStampedModel):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
+
+    objects = ProductManager()
 
     class Meta:
         ordering = ["name"]
@@ -24,18 +66,26 @@ class Product(TimeStampedModel):
 class Customer(TimeStampedModel):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=16, choices=CustomerKind.choices, default=CustomerKind.DIRECT)
+    kind = models.CharField(
+        max_length=16, choices=CustomerKind.choices, default=CustomerKind.DIRECT
+    )
     timezone = models.CharField(max_length=64, default="UTC")
     locale = models.CharField(max_length=8, default="en")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     tags = models.JSONField(default=list, blank=True)
     # Validated by catalog.schemas.ContractOverrides; the stricter of policy and contract wins.
     contract_overrides = models.JSONField(default=dict, blank=True)
 
+    objects = CustomerManager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="%(app_label)s_%(class)s_not_own_parent"),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="%(app_label)s_%(class)s_not_own_parent"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -55,10 +105,15 @@ class Contact(TimeStampedModel):
     unreachable_reason = models.CharField(max_length=300, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ContactManager()
+
     class Meta:
         ordering = ["customer__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["customer", "email"], name="%(app_label)s_%(class)s_unique_email_per_customer"),
+            models.UniqueConstraint(
+                fields=["customer", "email"],
+                name="%(app_label)s_%(class)s_unique_email_per_customer",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -84,15 +139,23 @@ class Instance(TimeStampedModel):
     kind = models.CharField(max_length=16, choices=InstanceKind.choices)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="instances")
     owner = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="owned_instances",
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_instances",
         help_text="The customer a dedicated or white-label instance belongs to.",
     )
     current_version = models.CharField(max_length=64, blank=True)
-    timezone = models.CharField(max_length=64, blank=True, help_text="Empty: the owner's zone, else the policy's.")
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="Empty: the owner's zone, else the policy's."
+    )
     ring = models.PositiveSmallIntegerField(default=0)
     # Validated by catalog.schemas.WindowOverride / ExecutorSettings.
     window_override = models.JSONField(default=dict, blank=True)
     executor = models.JSONField(default=dict, blank=True)
+
+    objects = InstanceManager()
 
     class Meta:
         ordering = ["product__name", "name"]
@@ -112,10 +175,14 @@ class Subscription(TimeStampedModel):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="subscriptions")
     instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="subscriptions")
 
+    objects = SubscriptionManager()
+
     class Meta:
         ordering = ["customer__name", "product__name"]
         constraints = [
-            models.UniqueConstraint(fields=["customer", "product", "instance"], name="%(app_label)s_%(class)s_unique"),
+            models.UniqueConstraint(
+                fields=["customer", "product", "instance"], name="%(app_label)s_%(class)s_unique"
+            ),
         ]
 
     def __str__(self) -> str:
