@@ -250,8 +250,13 @@ def check_source(
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         return None, [PolicyError(filename, line, column, "", f"YAML syntax error: {problem}")]
-    except YAMLError as exc:
-        return None, [PolicyError(filename, 1, 1, "", f"YAML syntax error: {exc}")]
+    except (YAMLError, RecursionError, ValueError, TypeError) as exc:
+        # ruamel raises a few non-YAMLError exceptions on hostile input (deep nesting, odd keys).
+        return None, [
+            PolicyError(
+                filename, 1, 1, "", f"YAML cannot be read: {type(exc).__name__}: {str(exc)[:200]}"
+            )
+        ]
 
     errors: list[PolicyError] = []
     for loc, key in _duplicates(root):

@@ -441,3 +441,11 @@ def semantic_issues(data: dict[str, Any]) -> list[PolicyIssue]:
             PolicyIssue(("roadmap", "share", "with"), f"unknown audience {share_with!r}", names)
         )
     return found
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy file, for editors (yaml-language-server) and the API."""
+    schema = PolicyDocument.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ReleaseDesk policy"
+    return schema

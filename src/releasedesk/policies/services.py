@@ -32,13 +32,21 @@ def _actor_and_user(actor: Actor | User | None) -> tuple[Actor, User | None]:
     return actor, user
 
 
-@transaction.atomic
 def apply_policy(*, source: str, filename: str, actor: Actor | User | None) -> PolicyVersion:
     """Validate `source` and store it as the policy's next version.
 
     Raises PolicyInvalid (a ValidationFailed) with every error. Applying the same source
     again changes nothing and returns the latest version.
     """
+    version, _ = apply_policy_source(source=source, filename=filename, actor=actor)
+    return version
+
+
+@transaction.atomic
+def apply_policy_source(
+    *, source: str, filename: str, actor: Actor | User | None
+) -> tuple[PolicyVersion, bool]:
+    """apply_policy(), also telling whether a new version was created."""
     document = load_policy(source, filename)
     audit_actor, user = _actor_and_user(actor)
     checksum = source_checksum(source)
@@ -47,7 +55,7 @@ def apply_policy(*, source: str, filename: str, actor: Actor | User | None) -> P
     )
     latest: PolicyVersion | None = policy.versions.order_by("-number").first()
     if latest is not None and latest.checksum == checksum:
-        return latest
+        return latest, False
     number = (latest.number if latest else 0) + 1
     try:
         with transaction.atomic():
@@ -72,7 +80,7 @@ def apply_policy(*, source: str, filename: str, actor: Actor | User | None) -> P
         after=version.summary(),
         scope=f"policies.policy:{policy.pk}",
     )
-    return version
+    return version, True
 
 
 @transaction.atomic

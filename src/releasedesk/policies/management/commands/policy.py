@@ -14,7 +14,7 @@ from releasedesk.core.context import Actor
 from releasedesk.core.errors import DomainError
 from releasedesk.policies.loader import PolicyInvalid, check_source
 from releasedesk.policies.models import Policy
-from releasedesk.policies.schema import PolicyDocument
+from releasedesk.policies.schema import json_schema
 from releasedesk.policies.selectors import diff_text, get_version
 from releasedesk.policies.services import apply_policy
 
@@ -169,7 +169,4 @@ def _cli_principal() -> Actor:
 
 
 def policy_json_schema() -> dict[str, Any]:
-    schema = PolicyDocument.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "ReleaseDesk policy"
-    return schema
+    return json_schema()
