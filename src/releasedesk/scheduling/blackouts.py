@@ -37,6 +37,7 @@ import recurring_ical_events
 from releasedesk.core.timeutil import combine_local, ensure_aware, get_zone, local_to_utc, to_local
 
 from ._grammar import TimeRuleError
+from .periods import local_days
 from .windows import DEFAULT_HORIZON_DAYS, Window, WindowRule, next_window
 
 __all__ = [
@@ -75,12 +76,8 @@ class BlackoutSource(Protocol):
 
 
 def _local_days(first: dt.date, last: dt.date, zone: Zone, reason: str, kind: str) -> Blackout:
-    return Blackout(
-        combine_local(first, _MIDNIGHT, zone),
-        combine_local(last + dt.timedelta(days=1), _MIDNIGHT, zone),
-        reason,
-        kind,
-    )
+    period = local_days(first, last, zone)
+    return Blackout(period.start_utc, period.end_utc, reason, kind)
 
 
 def _years(start_utc: dt.datetime, end_utc: dt.datetime, zone: Zone) -> range:
