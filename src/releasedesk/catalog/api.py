@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.params import functions as param_functions
 from ninja.security import APIKeyCookie
@@ -224,23 +224,6 @@ class SubscriptionIn(Schema):
     instance_id: int = Field(..., ge=1, le=MAX_ID)
 
 
-class SearchFilter(Schema):
-    q: str | None = Field(None, max_length=100, description="Search by name, slug or e-mail")
-
-
-class KindFilter(SearchFilter):
-    kind: str | None = Field(None, max_length=16)
-
-
-class ContactFilter(SearchFilter):
-    customer_id: int | None = Field(None, ge=1, le=MAX_ID)
-
-
-class SubscriptionFilter(Schema):
-    customer_id: int | None = Field(None, ge=1, le=MAX_ID)
-    instance_id: int | None = Field(None, ge=1, le=MAX_ID)
-
-
 # --- products ------------------------------------------------------------------------------
 
 
@@ -248,8 +231,13 @@ class SubscriptionFilter(Schema):
     "/products", response={200: list[ProductOut], **ERROR_RESPONSES}, summary="List products"
 )
 @paginate(BoundedPagination)
-def list_products(request: HttpRequest, filters: Query[SearchFilter]) -> Any:
-    return selectors.products(principal(request), query=filters.q)
+def list_products(
+    request: HttpRequest,
+    q: str | None = param_functions.Query(
+        None, max_length=100, description="Search by name, slug or e-mail"
+    ),
+) -> Any:
+    return selectors.products(principal(request), query=q)
 
 
 @router.get(
@@ -262,7 +250,7 @@ def get_product(request: HttpRequest, product_id: int = ID_FIELD) -> Any:
 @router.post("/products", response={201: ProductOut, **ERROR_RESPONSES}, summary="Create a product")
 def create_product(request: HttpRequest, payload: ProductIn) -> Any:
     require_staff_write(request)
-    return 201, services.create_product(actor=actor_for(request), **payload.dict())
+    return Status(201, services.create_product(actor=actor_for(request), **payload.dict()))
 
 
 @router.patch(
@@ -287,8 +275,14 @@ _CUSTOMER_RENAMES = {"parent": "parent_id"}
     "/customers", response={200: list[CustomerOut], **ERROR_RESPONSES}, summary="List customers"
 )
 @paginate(BoundedPagination)
-def list_customers(request: HttpRequest, filters: Query[KindFilter]) -> Any:
-    return selectors.customers(principal(request), query=filters.q, kind=filters.kind)
+def list_customers(
+    request: HttpRequest,
+    q: str | None = param_functions.Query(
+        None, max_length=100, description="Search by name, slug or e-mail"
+    ),
+    kind: str | None = param_functions.Query(None, max_length=16),
+) -> Any:
+    return selectors.customers(principal(request), query=q, kind=kind)
 
 
 @router.get(
@@ -313,7 +307,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Any:
     require_staff_write(request)
     data = _customer_changes(request, payload.dict())
     try:
-        return 201, services.create_customer(actor=actor_for(request), **data)
+        return Status(201, services.create_customer(actor=actor_for(request), **data))
     except ValidationFailed as exc:
         raise _renamed(exc, _CUSTOMER_RENAMES) from exc
 
@@ -342,8 +336,14 @@ def patch_customer(
     "/contacts", response={200: list[ContactOut], **ERROR_RESPONSES}, summary="List contacts"
 )
 @paginate(BoundedPagination)
-def list_contacts(request: HttpRequest, filters: Query[ContactFilter]) -> Any:
-    return selectors.contacts(principal(request), query=filters.q, customer_id=filters.customer_id)
+def list_contacts(
+    request: HttpRequest,
+    q: str | None = param_functions.Query(
+        None, max_length=100, description="Search by name, slug or e-mail"
+    ),
+    customer_id: int | None = param_functions.Query(None, ge=1, le=MAX_ID),
+) -> Any:
+    return selectors.contacts(principal(request), query=q, customer_id=customer_id)
 
 
 @router.get(
@@ -363,7 +363,7 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Any:
     data = payload.dict()
     data["customer"] = _resolve(request, Customer, data.pop("customer_id"), "customer_id")
     try:
-        return 201, services.create_contact(actor=actor_for(request), **data)
+        return Status(201, services.create_contact(actor=actor_for(request), **data))
     except ValidationFailed as exc:
         raise _renamed(exc, {"customer": "customer_id"}) from exc
 
@@ -412,8 +412,14 @@ def _instance_changes(request: HttpRequest, data: dict[str, Any]) -> dict[str, A
     "/instances", response={200: list[InstanceOut], **ERROR_RESPONSES}, summary="List instances"
 )
 @paginate(BoundedPagination)
-def list_instances(request: HttpRequest, filters: Query[KindFilter]) -> Any:
-    return selectors.instances(principal(request), query=filters.q, kind=filters.kind)
+def list_instances(
+    request: HttpRequest,
+    q: str | None = param_functions.Query(
+        None, max_length=100, description="Search by name, slug or e-mail"
+    ),
+    kind: str | None = param_functions.Query(None, max_length=16),
+) -> Any:
+    return selectors.instances(principal(request), query=q, kind=kind)
 
 
 @router.get(
@@ -432,7 +438,7 @@ def create_instance(request: HttpRequest, payload: InstanceIn) -> Any:
     require_staff_write(request)
     data = _instance_changes(request, payload.dict())
     try:
-        return 201, services.create_instance(actor=actor_for(request), **data)
+        return Status(201, services.create_instance(actor=actor_for(request), **data))
     except ValidationFailed as exc:
         raise _renamed(exc, _INSTANCE_RENAMES) from exc
 
@@ -469,9 +475,13 @@ _SUBSCRIPTION_RENAMES = {
     summary="List subscriptions",
 )
 @paginate(BoundedPagination)
-def list_subscriptions(request: HttpRequest, filters: Query[SubscriptionFilter]) -> Any:
+def list_subscriptions(
+    request: HttpRequest,
+    customer_id: int | None = param_functions.Query(None, ge=1, le=MAX_ID),
+    instance_id: int | None = param_functions.Query(None, ge=1, le=MAX_ID),
+) -> Any:
     return selectors.subscriptions(
-        principal(request), customer_id=filters.customer_id, instance_id=filters.instance_id
+        principal(request), customer_id=customer_id, instance_id=instance_id
     )
 
 
@@ -495,8 +505,11 @@ def create_subscription(request: HttpRequest, payload: SubscriptionIn) -> Any:
     product = _resolve(request, Product, payload.product_id, "product_id")
     instance = _resolve(request, Instance, payload.instance_id, "instance_id")
     try:
-        return 201, services.create_subscription(
-            actor=actor_for(request), customer=customer, product=product, instance=instance
+        return Status(
+            201,
+            services.create_subscription(
+                actor=actor_for(request), customer=customer, product=product, instance=instance
+            ),
         )
     except ValidationFailed as exc:
         raise _renamed(exc, _SUBSCRIPTION_RENAMES) from exc
@@ -511,4 +524,4 @@ def delete_subscription(request: HttpRequest, subscription_id: int = ID_FIELD) -
     subscription: Subscription = selectors.subscription(principal(request), subscription_id)
     require_staff_write(request)
     services.delete_subscription(actor=actor_for(request), subscription=subscription)
-    return 204, None
+    return Status(204, None)
