@@ -68,7 +68,7 @@ else
     if ! "$PYTHON312" -m pip --version >/dev/null 2>&1; then
         "$PYTHON312" -m ensurepip --upgrade >/dev/null 2>&1 || true
     fi
-    if ! "$PYTHON312" -m pip install --quiet --disable-pip-version-check --target "$ROOT/.tools/uv" uv; then
+    if ! "$PYTHON312" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$ROOT/.tools/uv" uv; then
         _rd_say "could not install uv with $PYTHON312 -m pip (is the package index reachable?)"
         exit 1
     fi
