@@ -330,6 +330,17 @@ def create_api_token(
                 "expires_at must include a time zone offset.",
                 fields={"expires_at": "needs a time zone offset"},
             )
+        try:
+            expires_at = expires_at.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationFailed(
+                "expires_at is out of range.", fields={"expires_at": "out of range"}
+            ) from None
+        if expires_at.year > 9000:
+            raise ValidationFailed(
+                "expires_at is out of range (year at most 9000).",
+                fields={"expires_at": "year at most 9000"},
+            )
         if expires_at <= clock.now():
             raise ValidationFailed(
                 "expires_at must be in the future.", fields={"expires_at": "must be in the future"}

@@ -110,7 +110,9 @@ def read_token(token: str) -> LinkClaims:
 
 
 def contact_for_claims(claims: LinkClaims) -> Contact:
-    contact: Contact | None = Contact.objects.select_related("customer").filter(pk=claims.contact_id).first()
+    contact: Contact | None = (
+        Contact.objects.select_related("customer").filter(pk=claims.contact_id).first()
+    )
     if (
         contact is None
         or contact.erased_at is not None
