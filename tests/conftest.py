@@ -128,3 +128,15 @@ def a1(customer_a: Any) -> Any:
 def staff_client(client: Any, vendor_admin: Any) -> Iterator[Any]:
     client.force_login(vendor_admin)
     yield client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`postgres_only` tests are skipped (with a reason) unless DATABASE_URL is PostgreSQL."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (bin/test does)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
