@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,7 +29,11 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else None
-        if host is not None and host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("127."):
+        if (
+            host is not None
+            and host not in ("127.0.0.1", "::1", "localhost")
+            and not str(host).startswith("127.")
+        ):
             raise RuntimeError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 
@@ -42,13 +45,22 @@ def roles(db: None) -> dict[str, Any]:
     from releasedesk.accounts.choices import DEFAULT_ROLES
     from releasedesk.accounts.models import Role
 
-    return {slug: Role.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in DEFAULT_ROLES}
+    return {
+        slug: Role.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+        for slug, name in DEFAULT_ROLES
+    }
 
 
 def _staff(username: str, role_slugs: list[str], roles: dict[str, Any], **extra: Any) -> Any:
     from releasedesk.accounts.models import User
 
-    user = User.objects.create_user(username=username, password="correct-horse-battery", email=f"{username}@vendor.test", is_staff=True, **extra)
+    user = User.objects.create_user(
+        username=username,
+        password="correct-horse-battery",
+        email=f"{username}@vendor.test",
+        is_staff=True,
+        **extra,
+    )
     user.roles.set([roles[s] for s in role_slugs])
     return user
 
@@ -79,10 +91,19 @@ def presenter(db: None) -> Any:
 def saas_eu(presenter: Any) -> Any:
     from releasedesk.catalog.models import Instance
 
-    return Instance.objects.create(slug="saas-eu", name="SaaS EU", kind="shared", product=presenter, current_version="5.3.0", timezone="Europe/Amsterdam")
+    return Instance.objects.create(
+        slug="saas-eu",
+        name="SaaS EU",
+        kind="shared",
+        product=presenter,
+        current_version="5.3.0",
+        timezone="Europe/Amsterdam",
+    )
 
 
-def _customer(slug: str, name: str, zone: str, contacts: list[tuple[str, str]], **extra: Any) -> Any:
+def _customer(
+    slug: str, name: str, zone: str, contacts: list[tuple[str, str]], **extra: Any
+) -> Any:
     from releasedesk.catalog.models import Contact, Customer
 
     customer = Customer.objects.create(slug=slug, name=name, timezone=zone, **extra)
@@ -95,7 +116,12 @@ def _customer(slug: str, name: str, zone: str, contacts: list[tuple[str, str]], 
 def customer_a(saas_eu: Any) -> Any:
     from releasedesk.catalog.models import Subscription
 
-    c = _customer("school-a", "School A", "Europe/Amsterdam", [("Ann Admin", "a1@school-a.test"), ("Arne Admin", "a2@school-a.test")])
+    c = _customer(
+        "school-a",
+        "School A",
+        "Europe/Amsterdam",
+        [("Ann Admin", "a1@school-a.test"), ("Arne Admin", "a2@school-a.test")],
+    )
     Subscription.objects.create(customer=c, product=saas_eu.product, instance=saas_eu)
     return c
 
@@ -111,7 +137,9 @@ def customer_b(saas_eu: Any) -> Any:
 
 @pytest.fixture
 def customer_c(db: None) -> Any:
-    return _customer("school-c", "School C", "America/New_York", [("Cas Admin", "c1@school-c.test")])
+    return _customer(
+        "school-c", "School C", "America/New_York", [("Cas Admin", "c1@school-c.test")]
+    )
 
 
 @pytest.fixture
@@ -125,9 +153,9 @@ def a1(customer_a: Any) -> Any:
 
 
 @pytest.fixture
-def staff_client(client: Any, vendor_admin: Any) -> Iterator[Any]:
+def staff_client(client: Any, vendor_admin: Any) -> Any:
     client.force_login(vendor_admin)
-    yield client
+    return client
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -136,7 +164,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (bin/test does)")
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: set DATABASE_URL=postgres://… (bin/test does)"
+    )
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)

@@ -4,7 +4,13 @@ import datetime as dt
 
 import pytest
 
-from releasedesk.core.timeutil import UnknownTimeZone, add_calendar_days, format_local, get_zone, local_to_utc
+from releasedesk.core.timeutil import (
+    UnknownTimeZone,
+    add_calendar_days,
+    format_local,
+    get_zone,
+    local_to_utc,
+)
 
 UTC = dt.UTC
 
