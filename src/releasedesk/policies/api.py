@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Max
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.params import functions as param_functions
 from ninja.security import APIKeyCookie
@@ -173,22 +173,6 @@ def policy_schema(request: HttpRequest) -> Any:
 
 
 @router.get(
-    "/{slug}",
-    response={200: PolicyDetailOut, **ERROR_RESPONSES},
-    summary="A policy with its latest version",
-)
-def get_policy(request: HttpRequest, slug: str = SLUG) -> Any:
-    version = selectors.get_version(_staff(request), slug)
-    policy = version.policy
-    return {
-        "slug": policy.slug,
-        "name": policy.name,
-        "created_at": policy.created_at,
-        "latest": _full(version),
-    }
-
-
-@router.get(
     "/{slug}/versions",
     response={200: list[VersionSummaryOut], **ERROR_RESPONSES},
     summary="A policy's versions, newest first",
@@ -267,8 +251,8 @@ def apply_policy(request: HttpRequest, payload: SourceIn) -> Any:
             "error": {"code": exc.code, "message": exc.message, "fields": exc.fields},
             "errors": [e.as_dict() for e in exc.errors],
         }
-        return 422, body
-    return (201 if created else 200), {**_full(version), "created": created}
+        return Status(422, body)
+    return Status(201 if created else 200, {**_full(version), "created": created})
 
 
 @router.delete(
@@ -280,4 +264,21 @@ def delete_policy(request: HttpRequest, slug: str = SLUG) -> Any:
     user = _staff(request)
     require_write(request)
     services.delete_policy(policy=selectors.get_policy(user, slug), actor=actor_for(request))
-    return 204, None
+    return Status(204, None)
+
+
+# Registered last: "/{slug}" would otherwise shadow "/apply" and "/validate".
+@router.get(
+    "/{slug}",
+    response={200: PolicyDetailOut, **ERROR_RESPONSES},
+    summary="A policy with its latest version",
+)
+def get_policy(request: HttpRequest, slug: str = SLUG) -> Any:
+    version = selectors.get_version(_staff(request), slug)
+    policy = version.policy
+    return {
+        "slug": policy.slug,
+        "name": policy.name,
+        "created_at": policy.created_at,
+        "latest": _full(version),
+    }

@@ -208,6 +208,16 @@ class Floor(_Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
+def _check_rows(keys: set[int]) -> None:
+    wanted = {1, 2, 3, 4, 5}
+    if keys != wanted:
+        missing = ", ".join(str(k) for k in sorted(wanted - keys))
+        extra = ", ".join(str(k) for k in sorted(keys - wanted))
+        parts = [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else ""]
+        detail = "; ".join(p for p in parts if p)
+        raise ValueError(f"the matrix needs exactly the impact rows 1, 2, 3, 4, 5 ({detail})")
+
+
 class RiskModel(_Strict):
     """impact 1..5 (rows) x likelihood 1..5 (columns) → level name."""
 
@@ -218,20 +228,7 @@ class RiskModel(_Strict):
     @field_validator("matrix")
     @classmethod
     def _five_rows(cls, value: dict[int, list[str]]) -> dict[int, list[str]]:
-        keys = set(value)
-        wanted = {1, 2, 3, 4, 5}
-        if keys != wanted:
-            missing = ", ".join(str(k) for k in sorted(wanted - keys))
-            extra = ", ".join(str(k) for k in sorted(keys - wanted))
-            detail = "; ".join(
-                p
-                for p in (
-                    f"missing {missing}" if missing else "",
-                    f"unexpected {extra}" if extra else "",
-                )
-                if p
-            )
-            raise ValueError(f"the matrix needs exactly the impact rows 1, 2, 3, 4, 5 ({detail})")
+        _check_rows(set(value))
         return dict(sorted(value.items()))
 
     def cell(self, impact: int, likelihood: int) -> str:
@@ -418,7 +415,13 @@ def semantic_issues(data: dict[str, Any]) -> list[PolicyIssue]:
             if name in seen:
                 found.append(PolicyIssue(("risk", "order", i), f"level {name!r} is listed twice"))
             seen.add(name)
-        for impact, row in _as_dict(risk.get("matrix")).items():
+        matrix = risk.get("matrix")
+        if isinstance(matrix, dict):
+            try:
+                _check_rows({int(k) for k in matrix})
+            except (ValueError, TypeError) as exc:
+                found.append(PolicyIssue(("risk", "matrix"), str(exc)))
+        for impact, row in _as_dict(matrix).items():
             for j, name in enumerate(_as_list(row)):
                 need_level(("risk", "matrix", impact, j), name, order=order)
         for i, floor in enumerate(_as_list(risk.get("floors"))):
