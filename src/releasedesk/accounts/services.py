@@ -62,6 +62,22 @@ def resolve_roles(slugs: Iterable[str], *, field: str = "roles") -> list[Role]:
     return [found[s] for s in wanted]
 
 
+def _text(value: str, *, field: str, max_length: int, label: str, required: bool = True) -> str:
+    """Strip and bound a free-text field; NUL characters are refused (PostgreSQL cannot store them)."""
+    value = value.strip()
+    if "\x00" in value:
+        raise ValidationFailed(
+            f"The {label} contains a NUL character.", fields={field: "contains a NUL character"}
+        )
+    if (required and not value) or len(value) > max_length:
+        lower = 1 if required else 0
+        raise ValidationFailed(
+            f"The {label} must have {lower} to {max_length} characters.",
+            fields={field: f"{lower} to {max_length} characters"},
+        )
+    return value
+
+
 def _validate_password(password: str | None) -> None:
     if password is None:
         return
@@ -198,14 +214,13 @@ def create_role(*, actor: Actor, slug: str, name: str, description: str = "") ->
             f"{slug!r} is not a valid role slug (lower-case letters, digits and _, starting with a letter, at most 64).",
             fields={"slug": "lower-case letters, digits and _; starts with a letter; at most 64"},
         )
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise ValidationFailed(
-            "The role name must have 1 to 120 characters.", fields={"name": "1 to 120 characters"}
-        )
+    name = _text(name, field="name", max_length=120, label="role name")
+    description = _text(
+        description, field="description", max_length=2000, label="description", required=False
+    )
     if Role.objects.filter(slug=slug).exists():
         raise Conflict(f"A role {slug!r} already exists.", fields={"slug": "already exists"})
-    role = Role.objects.create(slug=slug, name=name, description=description.strip())
+    role = Role.objects.create(slug=slug, name=name, description=description)
     record(actor=actor, action="accounts.role_created", obj=role, after={"slug": role.slug})
     return role
 
@@ -244,11 +259,7 @@ def create_team(
             f"{slug!r} is not a valid team slug (lower-case letters, digits, - and _, at most 64).",
             fields={"slug": "lower-case letters, digits, - and _; at most 64"},
         )
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise ValidationFailed(
-            "The team name must have 1 to 120 characters.", fields={"name": "1 to 120 characters"}
-        )
+    name = _text(name, field="name", max_length=120, label="team name")
     if Team.objects.filter(slug=slug).exists():
         raise Conflict(f"A team {slug!r} already exists.", fields={"slug": "already exists"})
     role_rows = resolve_roles(roles)
@@ -314,11 +325,7 @@ def create_api_token(
     expires_at: dt.datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for `user`. Returns (row, raw token); the raw token is not stored anywhere."""
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise ValidationFailed(
-            "The token name must have 1 to 120 characters.", fields={"name": "1 to 120 characters"}
-        )
+    name = _text(name, field="name", max_length=120, label="token name")
     if scope not in TokenScope.values:
         raise ValidationFailed(
             f"Unknown token scope {scope!r} (allowed: {', '.join(TokenScope.values)}).",
