@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,9 @@ def _lock(release: Release | int) -> Release:
     """The release re-read inside the transaction (row-locked where the database can)."""
     pk = release if isinstance(release, int) else release.pk
     try:
-        found: Release = Release.objects.select_for_update().select_related("policy", "created_by").get(pk=pk)
+        found: Release = (
+            Release.objects.select_for_update().select_related("policy", "created_by").get(pk=pk)
+        )
     except Release.DoesNotExist as exc:
         raise NotFound(f"Release {pk} does not exist") from exc
     return found
@@ -939,7 +941,7 @@ def revert_release(*, release: Release, actor: Actor, reason: str = "") -> Relea
     )
 
 
-TRANSITION_SERVICES = {
+TRANSITION_SERVICES: dict[str, Callable[..., Release]] = {
     "start": start_release,
     "schedule": schedule_release,
     "pause": pause_release,
