@@ -154,16 +154,18 @@ def ensure_demo_users(*, password: str, actor: Actor | None = None) -> list[User
             )
         else:
             user.set_password(password)
-            accounts_services.set_roles(actor=actor, user=user, roles=list(s.roles))
+            if user.role_slugs() != set(s.roles):
+                accounts_services.set_roles(actor=actor, user=user, roles=list(s.roles))
         user.timezone = s.zone
         user.first_name, user.last_name = s.first_name, s.last_name
         user.is_active = True
         user.save()
-        record(
-            actor=actor,
-            action="demo.user_prepared",
-            obj=user,
-            after={"timezone": s.zone, "password_reset": True},
-        )
         users.append(user)
+    # One event per run: which accounts had their password (and zone) set for the demo.
+    record(
+        actor=actor,
+        action="demo.users_prepared",
+        after={"users": [u.pk for u in users], "password_reset": True},
+        scope="demo",
+    )
     return users
