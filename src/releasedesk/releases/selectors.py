@@ -20,7 +20,11 @@ def release_scope(release: Release | int) -> str:
 
 def releases_for(principal: Any) -> QuerySet[Release]:
     """Releases `principal` may see, with what lists and boards show, in a fixed number of queries."""
-    qs: QuerySet[Release] = Release.objects.for_user(principal)
+    return with_list_data(Release.objects.for_user(principal))
+
+
+def with_list_data(qs: QuerySet[Release]) -> QuerySet[Release]:
+    """Load what lists show (policy, products, latest assessment) in a fixed number of queries."""
     return qs.select_related("policy", "policy_version", "created_by").prefetch_related(
         "products",
         Prefetch(
