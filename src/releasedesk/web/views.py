@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from releasedesk.audit.models import AuditEvent
+from releasedesk.audit import selectors as audit_selectors
 from releasedesk.catalog.choices import CustomerKind, InstanceKind
 from releasedesk.catalog.models import Contact, Customer, Instance
 from releasedesk.core import clock
@@ -44,16 +44,6 @@ def _by_kind(qs: QuerySet[Any], choices: Any) -> list[KindCount]:
     return [KindCount(value, str(label), counts.get(value, 0)) for value, label in choices.choices]
 
 
-def _audit_events(user: Any) -> QuerySet[AuditEvent]:
-    # Through the one scoping path once the audit app's manager has it; the dashboard is
-    # staff-only, so until then staff see every event and nobody else sees any.
-    manager: Any = AuditEvent.objects
-    if hasattr(manager, "for_user"):
-        scoped: QuerySet[AuditEvent] = manager.for_user(user)
-        return scoped
-    return AuditEvent.objects.all() if is_staff_principal(user) else AuditEvent.objects.none()
-
-
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -79,6 +69,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 :UNREACHABLE_SHOWN
             ]
         ),
-        "events": list(_audit_events(user).order_by("-at", "-id")[:RECENT_EVENTS]),
+        "events": list(audit_selectors.events(user).order_by("-at", "-id")[:RECENT_EVENTS]),
     }
     return render(request, "web/dashboard.html", context)
