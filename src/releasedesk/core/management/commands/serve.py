@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -83,6 +84,9 @@ class Command(BaseCommand):
         if options["migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         check_migrations()
+        # WhiteNoise serves from STATIC_ROOT (after `collectstatic`) and the app finders;
+        # an absent directory only produces a warning, so make sure it exists.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
         stop = threading.Event()
         worker: threading.Thread | None = None
