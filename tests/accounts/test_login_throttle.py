@@ -27,7 +27,7 @@ def auth_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     import django.contrib.auth.forms as auth_forms
 
     calls: list[str] = []
-    real = auth_forms.authenticate
+    real = auth_forms.authenticate  # type: ignore[attr-defined]
 
     def counting(request: Any = None, **credentials: Any) -> Any:
         calls.append(str(credentials.get("username")))

@@ -24,7 +24,7 @@ def _request_link(client: Client, email: str) -> Any:
 
 
 def _token_from_mail(index: int = -1) -> str:
-    match = LINK_RE.search(mail.outbox[index].body)
+    match = LINK_RE.search(str(mail.outbox[index].body))
     assert match, mail.outbox[index].body
     return match.group(1)
 

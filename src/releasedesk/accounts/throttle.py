@@ -51,7 +51,8 @@ def seconds_blocked(key: str, *, now: dt.datetime | None = None) -> int:
 
 def record_failure(key: str, *, now: dt.datetime | None = None) -> None:
     now = now or clock.now()
-    LoginAttempt.objects.filter(key=key, at__lte=now - _window()).delete()
+    # Rows older than the window never count again: purge them (all keys; `at` is indexed).
+    LoginAttempt.objects.filter(at__lte=now - _window()).delete()
     LoginAttempt.objects.create(key=key, at=now)
 
 
