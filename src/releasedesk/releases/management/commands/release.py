@@ -363,7 +363,7 @@ class Command(BaseCommand):
             w("Risk: not assessed")
         else:
             scale = (
-                f"impact {a['impact']} × likelihood {a['likelihood']}"
+                f"impact {a['impact']} × likelihood {a['likelihood']}"  # noqa: RUF001
                 if a["impact"] is not None
                 else "policy default"
             )
