@@ -24,7 +24,9 @@ AMS = "Europe/Amsterdam"
 THURSDAY = WindowRule.parse("weekly on thursday 16:00-22:00")
 
 
-def spans(blackouts: Blackouts, start: str, end: str, zone: str = AMS) -> list[tuple[str, str, str]]:
+def spans(
+    blackouts: Blackouts, start: str, end: str, zone: str = AMS
+) -> list[tuple[str, str, str]]:
     return [
         (local(b.start_utc, zone), local(b.end_utc, zone), b.reason)
         for b in blackouts.intervals(utc(start), utc(end))
@@ -47,7 +49,8 @@ def test_swiss_whit_monday_needs_the_canton() -> None:
     whit_monday = (utc("2027-05-17 08:00"), utc("2027-05-17 09:00"))
     assert Blackouts([PublicHolidays("CH", "Europe/Zurich")]).covers(*whit_monday) is None
     found = Blackouts([PublicHolidays("CH", "Europe/Zurich", subdiv="ZH")]).covers(*whit_monday)
-    assert found is not None and found.reason == "Pfingstmontag (CH-ZH public holiday)"
+    assert found is not None
+    assert found.reason == "Pfingstmontag (CH-ZH public holiday)"
 
 
 def test_unknown_country_is_a_clear_error() -> None:
@@ -96,10 +99,18 @@ def test_ics_all_day_multi_day_and_recurring_events(school_ics: bytes) -> None:
         ("2027-01-07 09:00 CET", "2027-01-07 17:00 CET", "Exam day (School holidays (Noord))"),
         ("2027-02-04 09:00 CET", "2027-02-04 17:00 CET", "Exam day (School holidays (Noord))"),
         # all-day, DTEND exclusive: Saturday 20 February up to and including Sunday 28 February
-        ("2027-02-20 00:00 CET", "2027-03-01 00:00 CET", "Voorjaarsvakantie (School holidays (Noord))"),
+        (
+            "2027-02-20 00:00 CET",
+            "2027-03-01 00:00 CET",
+            "Voorjaarsvakantie (School holidays (Noord))",
+        ),
         ("2027-03-04 09:00 CET", "2027-03-04 17:00 CET", "Exam day (School holidays (Noord))"),
         # all-day without DTEND: one day
-        ("2027-03-25 00:00 CET", "2027-03-26 00:00 CET", "Staff training day (School holidays (Noord))"),
+        (
+            "2027-03-25 00:00 CET",
+            "2027-03-26 00:00 CET",
+            "Staff training day (School holidays (Noord))",
+        ),
         ("2027-04-01 09:00 CEST", "2027-04-01 17:00 CEST", "Exam day (School holidays (Noord))"),
     ]
     # COUNT=6: the series ends after 2027-06-24
@@ -138,6 +149,8 @@ def test_instant_inside_a_blackout() -> None:
 
 def test_no_window_outside_an_endless_freeze() -> None:
     blackouts = Blackouts([Freeze(utc("2027-01-01 00:00"), utc("2040-01-01 00:00"), "forever")])
-    choice = next_window_outside_blackouts(THURSDAY, AMS, blackouts, utc("2027-01-01 00:00"), horizon_days=60)
+    choice = next_window_outside_blackouts(
+        THURSDAY, AMS, blackouts, utc("2027-01-01 00:00"), horizon_days=60
+    )
     assert choice.window is None
     assert len(choice.skipped) == 8  # the Thursdays 2027-01-07 .. 2027-02-25

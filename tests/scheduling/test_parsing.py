@@ -8,8 +8,19 @@ import re
 import pytest
 
 from releasedesk.scheduling._grammar import TimeRuleError
-from releasedesk.scheduling.cadence import Cadence, CycleOffset, NoMoreCycles, cycle_on_or_after, cycle_on_or_before
-from releasedesk.scheduling.deadlines import DeadlineNotBeforeStart, DeadlineRule, deadline_for, evaluate_deadline
+from releasedesk.scheduling.cadence import (
+    Cadence,
+    CycleOffset,
+    NoMoreCycles,
+    cycle_on_or_after,
+    cycle_on_or_before,
+)
+from releasedesk.scheduling.deadlines import (
+    DeadlineNotBeforeStart,
+    DeadlineRule,
+    deadline_for,
+    evaluate_deadline,
+)
 from releasedesk.scheduling.durations import CalendarOffset, Duration
 from releasedesk.scheduling.windows import WindowRule, next_window, occurrences
 
@@ -49,8 +60,15 @@ def test_bad_durations_name_the_allowed_forms(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "days", "described"),
-    [("-4w", -28, "T-4 weeks"), ("+7d", 7, "T+7 days"), ("0d", 0, "T+0 days"), ("7d", 7, "T+7 days"),
-     ("+1w2d", 9, "T+9 days"), ("-1d", -1, "T-1 day"), (0, 0, "T+0 days")],
+    [
+        ("-4w", -28, "T-4 weeks"),
+        ("+7d", 7, "T+7 days"),
+        ("0d", 0, "T+0 days"),
+        ("7d", 7, "T+7 days"),
+        ("+1w2d", 9, "T+9 days"),
+        ("-1d", -1, "T-1 day"),
+        (0, 0, "T+0 days"),
+    ],
 )
 def test_calendar_offsets(text: str | int, days: int, described: str) -> None:
     offset = CalendarOffset.parse(text)
@@ -60,7 +78,12 @@ def test_calendar_offsets(text: str | int, days: int, described: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "hint"),
-    [("48h", "absolute durations"), ("+1y", "months and years"), ("+1 month", "months and years"), ("soon", "-4w, +7d, 0d")],
+    [
+        ("48h", "absolute durations"),
+        ("+1y", "months and years"),
+        ("+1 month", "months and years"),
+        ("soon", "-4w, +7d, 0d"),
+    ],
 )
 def test_bad_calendar_offsets(text: str, hint: str) -> None:
     with pytest.raises(TimeRuleError, match=re.escape(hint)):
@@ -71,13 +94,29 @@ def test_bad_calendar_offsets(text: str, hint: str) -> None:
     ("text", "canonical", "label"),
     [
         ("weekly on thursday 16:00-22:00", "weekly on thursday 16:00-22:00", "Thursday"),
-        ("Weekly on Monday, Wednesday 09:00 - 11:00", "weekly on monday,wednesday 09:00-11:00", "Monday/Wednesday"),
+        (
+            "Weekly on Monday, Wednesday 09:00 - 11:00",
+            "weekly on monday,wednesday 09:00-11:00",
+            "Monday/Wednesday",
+        ),
         ("every thursday from 16:00", "weekly on thursday 16:00-24:00", "Thursday"),
         ("daily 02:00-04:00", "daily 02:00-04:00", "daily"),
         ("daily 22:00-02:00", "daily 22:00-02:00", "daily"),
-        ("monthly on second tuesday 18:00-20:00", "monthly on second tuesday 18:00-20:00", "second Tuesday"),
-        ("monthly on last friday from 18:00 to 23:00", "monthly on last friday 18:00-23:00", "last Friday"),
-        ("weekly on weekdays 06:00-07:00", "weekly on monday,tuesday,wednesday,thursday,friday 06:00-07:00", "Monday/Tuesday/Wednesday/Thursday/Friday"),
+        (
+            "monthly on second tuesday 18:00-20:00",
+            "monthly on second tuesday 18:00-20:00",
+            "second Tuesday",
+        ),
+        (
+            "monthly on last friday from 18:00 to 23:00",
+            "monthly on last friday 18:00-23:00",
+            "last Friday",
+        ),
+        (
+            "weekly on weekdays 06:00-07:00",
+            "weekly on monday,tuesday,wednesday,thursday,friday 06:00-07:00",
+            "Monday/Tuesday/Wednesday/Thursday/Friday",
+        ),
     ],
 )
 def test_window_forms(text: str, canonical: str, label: str) -> None:
@@ -93,13 +132,27 @@ def test_window_times_given_separately_like_the_policy_yaml() -> None:
     )
     raw = WindowRule.parse("RRULE:FREQ=WEEKLY;BYDAY=TH", start="16:00", end="22:00")
     zone = "Europe/Amsterdam"
-    got = [w.start_utc for w in occurrences(raw, zone, utc("2027-03-01 00:00"), utc("2027-05-01 00:00"))]
-    want = [w.start_utc for w in occurrences(WindowRule.parse("weekly on thursday 16:00-22:00"), zone, utc("2027-03-01 00:00"), utc("2027-05-01 00:00"))]
-    assert got == want and len(got) == 9
+    got = [
+        w.start_utc
+        for w in occurrences(raw, zone, utc("2027-03-01 00:00"), utc("2027-05-01 00:00"))
+    ]
+    want = [
+        w.start_utc
+        for w in occurrences(
+            WindowRule.parse("weekly on thursday 16:00-22:00"),
+            zone,
+            utc("2027-03-01 00:00"),
+            utc("2027-05-01 00:00"),
+        )
+    ]
+    assert got == want
+    assert len(got) == 9
 
 
 def test_raw_rrule_with_anchor() -> None:
-    rule = WindowRule.parse("DTSTART:20270106\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", start="10:00", end="12:00")
+    rule = WindowRule.parse(
+        "DTSTART:20270106\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", start="10:00", end="12:00"
+    )
     window = next_window(rule, "Europe/Berlin", utc("2030-01-01 00:00"))
     assert window is not None
     assert local(window.start_utc, "Europe/Berlin") == "2030-01-02 10:00 CET"
@@ -121,7 +174,11 @@ def test_raw_rrule_with_anchor() -> None:
         ("RRULE:FREQ=WEEKLY", {"start": "10:00"}, "needs BYDAY"),
         ("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", {"start": "10:00"}, "need a DTSTART"),
         ("RRULE:FREQ=WEEKLY;BYDAY=WE;BYHOUR=10", {"start": "10:00"}, "BYHOUR is not allowed"),
-        ("DTSTART;TZID=Europe/Berlin:20270106T100000\nRRULE:FREQ=WEEKLY;BYDAY=WE", {"start": "10:00"}, "local date"),
+        (
+            "DTSTART;TZID=Europe/Berlin:20270106T100000\nRRULE:FREQ=WEEKLY;BYDAY=WE",
+            {"start": "10:00"},
+            "local date",
+        ),
     ],
 )
 def test_window_errors(text: str, kwargs: dict[str, str], message: str) -> None:
@@ -130,7 +187,10 @@ def test_window_errors(text: str, kwargs: dict[str, str], message: str) -> None:
 
 
 def test_cadence_forms_and_errors() -> None:
-    assert Cadence.parse("every 2 weeks on wednesday from 2027-01-06").text == "every 2 weeks on wednesday from 2027-01-06"
+    assert (
+        Cadence.parse("every 2 weeks on wednesday from 2027-01-06").text
+        == "every 2 weeks on wednesday from 2027-01-06"
+    )
     assert Cadence.monthly_nth("second", "tuesday") == Cadence.parse("monthly on second tuesday")
     assert Cadence.parse("monthly on day 15").text == "monthly on day 15"
     for bad, message in [
@@ -161,9 +221,14 @@ def test_cadence_that_ends() -> None:
 
 @pytest.mark.parametrize(
     ("text", "days", "at"),
-    [("cycle_release + 7d at 10:00", 7, "10:00"), ("cycle_release + 7d, 10:00", 7, "10:00"),
-     ("+7d 10:00", 7, "10:00"), ("cycle_release at 18:00", 0, "18:00"), ("18:00", 0, "18:00"),
-     ("cycle_release - 1w at 09:30", -7, "09:30")],
+    [
+        ("cycle_release + 7d at 10:00", 7, "10:00"),
+        ("cycle_release + 7d, 10:00", 7, "10:00"),
+        ("+7d 10:00", 7, "10:00"),
+        ("cycle_release at 18:00", 0, "18:00"),
+        ("18:00", 0, "18:00"),
+        ("cycle_release - 1w at 09:30", -7, "09:30"),
+    ],
 )
 def test_cycle_offsets(text: str, days: int, at: str) -> None:
     offset = CycleOffset.parse(text)
@@ -176,15 +241,22 @@ def test_cycle_offset_errors() -> None:
         CycleOffset.parse("cycle_release + 7d")
     with pytest.raises(TimeRuleError, match="not understood"):
         CycleOffset.parse("next tuesday")
-    assert CycleOffset.parse("cycle_release + 7d at 10:00").describe() == "7 days after the cycle's release at 10:00"
+    assert (
+        CycleOffset.parse("cycle_release + 7d at 10:00").describe()
+        == "7 days after the cycle's release at 10:00"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "described"),
-    [("13:00 on upgrade day", "13:00 on the upgrade day"), ("13:00 on the upgrade day", "13:00 on the upgrade day"),
-     ("17:00 previous working day", "17:00 on the previous working day"),
-     ("17:00 2 working days before", "17:00 2 working days before"),
-     ("17:00 2 days before", "17:00 2 days before"), ("48h before", "48 hours before the start")],
+    [
+        ("13:00 on upgrade day", "13:00 on the upgrade day"),
+        ("13:00 on the upgrade day", "13:00 on the upgrade day"),
+        ("17:00 previous working day", "17:00 on the previous working day"),
+        ("17:00 2 working days before", "17:00 2 working days before"),
+        ("17:00 2 days before", "17:00 2 days before"),
+        ("48h before", "48 hours before the start"),
+    ],
 )
 def test_deadline_forms(text: str, described: str) -> None:
     assert DeadlineRule.parse(text).describe() == described

@@ -32,7 +32,8 @@ class TestS1SchoolSaaS:
 
     def test_high_risk_release_goes_to_first_window_with_seven_days_notice(self) -> None:
         plan = earliest_start_with_notice(self.rule, AMS, self.approved, Duration.parse("7d"))
-        assert plan.window is not None and plan.notice is not None
+        assert plan.window is not None
+        assert plan.notice is not None
         assert in_utc(plan.window.start_utc) == "2027-04-01 14:00"
         assert local(plan.window.start_utc, AMS) == "2027-04-01 16:00 CEST"
         assert in_utc(plan.notice.must_deliver_by) == "2027-03-25 14:00"
@@ -63,7 +64,8 @@ class TestS1SchoolSaaS:
 
     def test_urgent_database_change_one_day_notice(self) -> None:
         plan = earliest_start_with_notice(self.rule, AMS, self.approved, Duration.parse("1d"))
-        assert plan.window is not None and plan.notice is not None
+        assert plan.window is not None
+        assert plan.notice is not None
         assert local(plan.window.start_utc, AMS) == "2027-03-25 16:00 CET"
         assert in_utc(plan.notice.must_deliver_by) == "2027-03-24 15:00"
 

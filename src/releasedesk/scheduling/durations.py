@@ -142,9 +142,10 @@ class CalendarOffset:
         """'T-4 weeks', 'T+7 days', 'T+0 days'."""
         sign = "-" if self.days < 0 else "+"
         n = abs(self.days)
-        return (
-            f"T{sign}{plural(n // 7, 'week')}" if n and n % 7 == 0 else f"T{sign}{plural(n, 'day')}"
-        )
+        # whole weeks read as weeks from two weeks on ("T-4 weeks"), else days ("T+7 days")
+        if n >= 14 and n % 7 == 0:
+            return f"T{sign}{plural(n // 7, 'week')}"
+        return f"T{sign}{plural(n, 'day')}"
 
     def __str__(self) -> str:
         sign = "-" if self.days < 0 else "+"
