@@ -269,3 +269,36 @@ def test_list_query_ceiling(
     client.get(f"{BASE}/customers", headers=write_headers)  # warm up the token's last_used_at
     with django_assert_max_num_queries(4):
         assert client.get(f"{BASE}/customers", headers=write_headers).status_code == 200
+
+
+def test_nul_characters_and_nan_are_422(
+    client: Any, write_headers: dict[str, str], customer_a: Any, saas_eu: Any
+) -> None:
+    r = client.patch(
+        f"{BASE}/customers/{customer_a.pk}",
+        {"name": "A\x00B"},
+        content_type="application/json",
+        headers=write_headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"] == {"name": "must not contain NUL characters"}
+    r = client.patch(
+        f"{BASE}/customers/{customer_a.pk}",
+        {"contract_overrides": {"notes": "x\x00"}},
+        content_type="application/json",
+        headers=write_headers,
+    )
+    assert r.status_code == 422
+    r = client.patch(
+        f"{BASE}/instances/{saas_eu.pk}",
+        '{"executor": {"kind": "simulated", "failure_rate": NaN}}',
+        content_type="application/json",
+        headers=write_headers,
+    )
+    assert r.status_code == 422
+    assert (
+        client.get(
+            f"{BASE}/customers", {"q": "a\x00", "kind": "\x00"}, headers=write_headers
+        ).status_code
+        == 200
+    )

@@ -7,6 +7,7 @@ these models; keep every field optional with a safe default.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -136,7 +137,7 @@ class ContractOverrides(_Strict):
 class SimulatedExecutor(_Strict):
     kind: Literal["simulated"] = "simulated"
     duration_seconds: int = Field(5, ge=0, le=86_400)
-    failure_rate: float = Field(0.0, ge=0.0, le=1.0)
+    failure_rate: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
 class ManualExecutor(_Strict):
@@ -190,6 +191,8 @@ def validate_json_field(
         return {}, {}
     if not isinstance(value, dict):
         return {}, {kind: "must be a mapping"}
+    if "\\u0000" in json.dumps(value, default=str):
+        return {}, {kind: "must not contain NUL characters"}
     try:
         if kind == "contract_overrides":
             model: BaseModel = ContractOverrides.model_validate(value)

@@ -18,7 +18,8 @@ MAX_QUERY_LENGTH = 100
 
 
 def _clean(query: str | None) -> str:
-    return (query or "").strip()[:MAX_QUERY_LENGTH]
+    # NUL cannot be sent to PostgreSQL; nobody searches for it.
+    return (query or "").replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
 
 
 def products(principal: Any, *, query: str | None = None) -> QuerySet[Product]:
@@ -47,7 +48,7 @@ def customers(
                 .values("customer_id")
             )
         )
-    if kind:
+    if kind := _clean(kind):
         qs = qs.filter(kind=kind)
     if parent_id is not None:
         qs = qs.filter(parent_id=parent_id)
@@ -77,7 +78,7 @@ def instances(
     qs = Instance.objects.for_user(principal).select_related("product", "owner")
     if q := _clean(query):
         qs = qs.filter(Q(name__icontains=q) | Q(slug__icontains=q) | Q(owner__name__icontains=q))
-    if kind:
+    if kind := _clean(kind):
         qs = qs.filter(kind=kind)
     if product_id is not None:
         qs = qs.filter(product_id=product_id)

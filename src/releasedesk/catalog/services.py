@@ -89,6 +89,19 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any]
     return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
 
 
+def _nul_errors(data: Mapping[str, Any]) -> dict[str, str]:
+    """Texts with NUL characters (PostgreSQL cannot store them)."""
+
+    def has_nul(value: Any) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, list):
+            return any(has_nul(v) for v in value)
+        return False
+
+    return {k: "must not contain NUL characters" for k, v in data.items() if has_nul(v)}
+
+
 def _full_clean(obj: models.Model, errors: dict[str, str]) -> None:
     """Django's own field, choice, uniqueness and constraint checks, merged into `errors`."""
     try:
@@ -118,9 +131,10 @@ def _tags_error(tags: Any) -> str | None:
 
 
 def _save_product(product: Product, data: Mapping[str, Any]) -> None:
+    errors = _nul_errors(data)
     for key, value in data.items():
-        setattr(product, key, value.strip() if isinstance(value, str) else value)
-    errors: dict[str, str] = {}
+        if key not in errors:
+            setattr(product, key, value.strip() if isinstance(value, str) else value)
     _full_clean(product, errors)
     _raise_if(errors, "product")
     product.save()
@@ -154,7 +168,7 @@ def update_product(*, actor: Actor, product: Product, **changes: Any) -> Product
 
 
 def _customer_errors(customer: Customer, data: Mapping[str, Any]) -> dict[str, str]:
-    errors: dict[str, str] = {}
+    errors = _nul_errors(data)
     if "timezone" in data and (err := zone_error(data["timezone"])):
         errors["timezone"] = err
     if "locale" in data and (err := locale_error(data["locale"])):
@@ -262,7 +276,7 @@ def update_customer(*, actor: Actor, customer: Customer, **changes: Any) -> Cust
 
 
 def _save_contact(contact: Contact, data: Mapping[str, Any]) -> None:
-    errors: dict[str, str] = {}
+    errors = _nul_errors(data)
     data = dict(data)
     if "email" in data:
         if err := email_error(data["email"]):
@@ -383,7 +397,7 @@ def erase_contact(*, actor: Actor, contact: Contact) -> Contact:
 
 
 def _save_instance(instance: Instance, data: Mapping[str, Any]) -> None:
-    errors: dict[str, str] = {}
+    errors = _nul_errors(data)
     data = dict(data)
     if "kind" in data and data["kind"] not in InstanceKind.values:
         errors["kind"] = (
