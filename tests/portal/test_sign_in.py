@@ -199,3 +199,23 @@ def test_sign_out_needs_post(client: Client, a1: Any) -> None:
     assert response.status_code == 302
     assert SESSION_KEY not in client.session
     assert client.get(reverse("portal:home")).status_code == 302
+
+
+def test_address_at_two_customers_gets_one_link_each(
+    client: Client, a1: Any, customer_b: Any
+) -> None:
+    from releasedesk.catalog.models import Contact
+
+    other = Contact.objects.create(
+        customer=customer_b, name="Ann at B", email="a1@school-a.test", roles=["admin"]
+    )
+    _request_link(client, "a1@school-a.test")
+    assert sorted(m.subject for m in mail.outbox) == [
+        "Your sign-in link for School A",
+        "Your sign-in link for School B",
+    ]
+    link_b = next(m for m in mail.outbox if "School B" in m.subject)
+    token = LINK_RE.search(str(link_b.body))
+    assert token is not None
+    client.post(reverse("portal:link", kwargs={"token": token.group(1)}))
+    assert client.session[SESSION_KEY] == other.pk
