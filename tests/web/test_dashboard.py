@@ -28,7 +28,8 @@ def _count(html: str, testid: str) -> int:
 def _kind_count(html: str, kind: str, section: str) -> int:
     block = html.split(f'id="{section}-h"', 1)[1].split("</section>", 1)[0]
     match = re.search(
-        rf'data-kind="{kind}"><span>[^<]+</span><span class="stat-value">(\d+)</span>', block
+        rf'data-kind="{kind}"><span>(?:<a [^>]+>)?[^<]+(?:</a>)?</span><span class="stat-value">(\d+)</span>',
+        block,
     )
     assert match, kind
     return int(match.group(1))
@@ -95,6 +96,9 @@ def test_numbers(
     assert _kind_count(html, "staging", "instances") == 1
     assert _kind_count(html, "dedicated", "instances") == 0
     assert _count(html, "unreachable-count") == 1
+    # Each kind links to the list filtered by it.
+    assert f'<a href="{reverse("catalog:customer_list")}?kind=hosted">Hosted customer</a>' in html
+    assert f'<a href="{reverse("catalog:instance_list")}?kind=staging">Staging</a>' in html
     assert "Bea Admin" in html
     assert "School B" in html
     assert "catalog.customer.update" in html
