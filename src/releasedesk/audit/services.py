@@ -19,7 +19,7 @@ from typing import Any
 from django.db import DatabaseError, models, transaction
 
 from releasedesk.audit.chain import GENESIS, compute_hash
-from releasedesk.audit.models import AuditChainHead, AuditEvent
+from releasedesk.audit.models import AuditEvent
 from releasedesk.core import clock
 from releasedesk.core.context import Actor, current_request_id
 
@@ -134,6 +134,38 @@ def record(
     )
 
 
+# The append path is three statements in raw SQL (the ORM's query building cost more than the
+# database work; see docs/audit.md). Table and column names are constants.
+_CLAIM_SEQ = (
+    "UPDATE audit_auditchainhead SET seq = seq + 1 WHERE scope = %s RETURNING seq, last_hash"
+)
+_NEW_HEAD = (
+    "INSERT INTO audit_auditchainhead (scope, seq, last_hash) VALUES (%s, 0, %s)"
+    " ON CONFLICT (scope) DO NOTHING"
+)
+_SET_HASH = "UPDATE audit_auditchainhead SET last_hash = %s WHERE scope = %s AND seq = %s"
+_EVENT_COLUMNS = (
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_on_behalf_of",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "request_id",
+    "scope",
+    "seq",
+    "prev_hash",
+    "hash",
+)
+_INSERT_EVENT = (
+    f"INSERT INTO audit_auditevent ({', '.join(_EVENT_COLUMNS)})"  # noqa: S608 (constants)
+    f" VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))}) RETURNING id"
+)
+
+
 def _append(
     *,
     actor: Actor,
@@ -145,32 +177,51 @@ def _append(
     scope: str,
 ) -> AuditEvent:
     before, after = redact(object_type, _jsonable(before), _jsonable(after))
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(
-        scope=scope, defaults={"seq": 0, "last_hash": GENESIS}
-    )
-    event = AuditEvent(
-        at=clock.now().astimezone(dt.UTC),
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_on_behalf_of=actor.on_behalf_of,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        request_id=current_request_id(),
-        scope=scope,
-        seq=head.seq + 1,
-        prev_hash=head.last_hash,
-    )
-    event.hash = event_hash(event)
-    event.save(force_insert=True)
-    # The head moves only forward: a lost race would show as a row count of 0.
-    moved = AuditChainHead.objects.filter(scope=scope, seq=head.seq).update(
-        seq=event.seq, last_hash=event.hash
-    )
-    if moved != 1:
-        raise RuntimeError(f"audit chain head of scope {scope!r} moved concurrently")
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        # Claiming the next seq locks this scope's head row until commit (PostgreSQL), so
+        # appends to one scope queue while other scopes proceed; SQLite's IMMEDIATE
+        # transaction serialises writers anyway.
+        cursor.execute(_CLAIM_SEQ, [scope])
+        claimed = cursor.fetchone()
+        if claimed is None:
+            cursor.execute(_NEW_HEAD, [scope, GENESIS])
+            cursor.execute(_CLAIM_SEQ, [scope])
+            claimed = cursor.fetchone()
+        if claimed is None:  # pragma: no cover - the head was just created
+            raise RuntimeError(f"audit chain head of scope {scope!r} could not be claimed")
+        seq, prev_hash = int(claimed[0]), str(claimed[1])
+        event = AuditEvent(
+            at=clock.now().astimezone(dt.UTC),
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            actor_on_behalf_of=actor.on_behalf_of,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after=after,
+            request_id=current_request_id(),
+            scope=scope,
+            seq=seq,
+            prev_hash=prev_hash,
+        )
+        event.hash = event_hash(event)
+        fields = {f.name: f for f in AuditEvent._meta.concrete_fields}
+        cursor.execute(
+            _INSERT_EVENT,
+            [
+                fields[name].get_db_prep_save(getattr(event, name), connection)
+                for name in _EVENT_COLUMNS
+            ],
+        )
+        row = cursor.fetchone()
+        event.pk = row[0] if row else None
+        event._state.adding = False
+        event._state.db = connection.alias
+        cursor.execute(_SET_HASH, [event.hash, scope, seq])
+        if cursor.rowcount != 1:
+            raise RuntimeError(f"audit chain head of scope {scope!r} moved concurrently")
     return event
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks NAME [args]` runs `benchmarks/NAME.py:main(argv)`."""
