@@ -142,8 +142,8 @@ DEMO: dict[str, tuple[str, str, list[DemoRelease]]] = {
         ],
     ),
     "hosted-monthly": (
-        "hosted-suite",
-        "Hosted Suite",
+        "dashboard",
+        "Dashboard",
         [
             DemoRelease(
                 "7.2",
@@ -169,8 +169,8 @@ DEMO: dict[str, tuple[str, str, list[DemoRelease]]] = {
         ],
     ),
     "field-software": (
-        "field-app",
-        "Field App",
+        "field-suite",
+        "Field Suite",
         [
             DemoRelease(
                 "3.0",

@@ -104,6 +104,10 @@ class Command(BaseCommand):
             self.stdout.write("      already loaded (use --reset to start again)")
         self.stdout.write("[3/3] Preparing the demo users…")
         ensure_demo_users(password=password)
+        from releasedesk.releases.demo import load_demo_releases  # example policies + demo releases
+
+        created = load_demo_releases(None)
+        self.stdout.write(f"      example policies applied, {len(created)} demo releases created")
         self.stdout.write(f"Ready in {time.monotonic() - started:.1f}s.\n")
 
         url = display_url(options["host"], port or 8000)
