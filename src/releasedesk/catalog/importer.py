@@ -498,15 +498,12 @@ def check_rows(rows: list[Row], problems: list[Problem]) -> list[Row]:
         for name, spec in SPECS[row.kind].items():
             if spec.type == "ref" and name in row.data:
                 wanted[spec.ref].add(row.data[name])
-    in_db: dict[str, dict[str, Any]] = {
-        kind: {
-            o.slug: o
-            for o in MODELS[kind]
-            .objects.select_related(*(["product"] if kind == "instances" else []))
-            .filter(slug__in=slugs)
-        }
-        for kind, slugs in wanted.items()
-    }
+    in_db: dict[str, dict[str, Any]] = {}
+    for kind, slugs in wanted.items():
+        qs = MODELS[kind].objects.filter(slug__in=slugs)
+        if kind == "instances":
+            qs = qs.select_related("product")
+        in_db[kind] = {o.slug: o for o in qs}
     for row in rows:
         for name, spec in SPECS[row.kind].items():
             slug = row.data.get(name) if spec.type == "ref" else None
