@@ -153,6 +153,7 @@ def test_raw_rrule_with_anchor() -> None:
     rule = WindowRule.parse(
         "DTSTART:20270106\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", start="10:00", end="12:00"
     )
+    assert WindowRule.parse(rule.text) == rule  # the canonical text round-trips
     window = next_window(rule, "Europe/Berlin", utc("2030-01-01 00:00"))
     assert window is not None
     assert local(window.start_utc, "Europe/Berlin") == "2030-01-02 10:00 CET"

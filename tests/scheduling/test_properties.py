@@ -184,6 +184,7 @@ def test_earliest_start_with_notice_is_the_first_window_that_leaves_the_lead(
     approved = dt.datetime.combine(day, approved_time, tzinfo=UTC) - lead.delta
     approved -= dt.timedelta(days=days_before)
     plan = earliest_start_with_notice(rule, zone, approved, lead, margin)
+    assert plan == earliest_start_with_notice(rule, zone, approved, lead, margin)  # deterministic
     assert plan.window is not None
     assert plan.notice is not None
     assert plan.window.start_utc - lead.delta >= approved + margin.delta
@@ -355,3 +356,22 @@ def test_every_n_weeks_cycles_are_fixed_by_the_anchor(
         assert (d - anchor).days % (7 * n) == 0
     for earlier, later in itertools.pairwise(dates):
         assert (later - earlier).days == 7 * n
+
+
+@relaxed
+@given(
+    anchor=st.dates(FIRST, dt.date(2030, 12, 31)),
+    n=st.integers(1, 6),
+    extra=st.sets(st.integers(0, 6), max_size=3),
+    first=st.dates(FIRST, LAST),
+)
+def test_anchored_weekly_pattern_jumps_ahead_without_changing_phase(
+    anchor: dt.date, n: int, extra: set[int], first: dt.date
+) -> None:
+    """The fast path (jumping an anchored rule close to the query date) gives the same
+    dates as iterating from the anchor, also with several weekdays per week."""
+    days = tuple(sorted({anchor.weekday(), *extra}))
+    pattern = every_weeks_pattern(n, days, anchor)
+    fast = list(itertools.islice(pattern.dates_from(first), 12))
+    slow = list(itertools.islice((d for d in pattern.dates_from(anchor) if d >= first), 12))
+    assert fast == slow

@@ -124,7 +124,12 @@ def parse_window(text: str, *, start: str | None = None, end: str | None = None)
     source = str(text).strip()
     body = source
     in_text_start = in_text_end = None
-    if not source.upper().startswith(("RRULE", "DTSTART")) and (match := _TIMES.match(source)):
+    if source.upper().startswith(("RRULE", "DTSTART")):
+        # a raw rule may carry its times on a last line ("16:00-22:00"), as `text` writes it
+        head, _, last = source.rpartition("\n")
+        if head and (match := _TIMES.match("x " + last.strip())):
+            body, in_text_start, in_text_end = head, match.group("start"), match.group("end")
+    elif match := _TIMES.match(source):
         body, in_text_start, in_text_end = (
             match.group("body"),
             match.group("start"),
@@ -150,8 +155,6 @@ def parse_window(text: str, *, start: str | None = None, end: str | None = None)
     )
     if end_time == start_time and end_text and end_text.strip() != "24:00":
         raise TimeRuleError(f"window {text!r}: the end must differ from the start")
-    if start_time == dt.time(0) and end_time == dt.time(0) and not end_text:
-        end_time = dt.time(0)  # 00:00 with no end: the whole local day
     return WindowRule(pattern, start_time, end_time)
 
 
