@@ -26,7 +26,7 @@ def staff_api(vendor_admin: Any) -> Client:
 def nonstaff_user(db: None) -> Any:
     from releasedesk.accounts.models import User
 
-    return User.objects.create_user(username="notstaff", password="x-y-z-123456", is_staff=False)
+    return User.objects.create_user(username="notstaff", password=None, is_staff=False)
 
 
 @pytest.fixture
