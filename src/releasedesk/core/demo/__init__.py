@@ -51,10 +51,22 @@ def is_demo_loaded() -> bool:
 
 @transaction.atomic
 def load_demo(*, actor: Actor | None = None) -> DemoSummary:
-    """Create the demo catalogue unless it is already there (idempotent)."""
+    """Load the demo data (idempotent): the catalogue unless it is already there.
+
+    Later issues add their own idempotent loaders (policies, releases…) at the end of this
+    function, after the catalogue, so a second run still adds what a newer version brings.
+    The `demo` command creates the demo staff users before calling this, so loaders can pick
+    their actors by role.
+    """
     actor = actor or Actor.system()
-    if is_demo_loaded():
-        return _summary(loaded=False)
+    loaded = False
+    if not is_demo_loaded():
+        _load_catalogue(actor)
+        loaded = True
+    return _summary(loaded=loaded)
+
+
+def _load_catalogue(actor: Actor) -> None:
     accounts_services.ensure_default_roles(actor=actor)
 
     products: dict[str, Product] = {}
@@ -113,7 +125,6 @@ def load_demo(*, actor: Actor | None = None) -> DemoSummary:
                 product=products[product_slug],
                 instance=instances[instance_slug],
             )
-    return _summary(loaded=True)
 
 
 def _summary(*, loaded: bool) -> DemoSummary:

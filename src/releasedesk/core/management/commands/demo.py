@@ -93,7 +93,10 @@ class Command(BaseCommand):
         started = time.monotonic()
         self.stdout.write("[1/3] Migrating the database…")
         call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write("[2/3] Loading the demo catalogue…")
+        # Users first: later demo loaders pick their actors (product manager, CTO…) by role.
+        self.stdout.write("[2/3] Preparing the demo users…")
+        ensure_demo_users(password=password)
+        self.stdout.write("[3/3] Loading the demo data…")
         summary = load_demo()
         if summary.loaded:
             self.stdout.write(
@@ -102,12 +105,6 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("      already loaded (use --reset to start again)")
-        self.stdout.write("[3/3] Preparing the demo users…")
-        ensure_demo_users(password=password)
-        from releasedesk.releases.demo import load_demo_releases  # example policies + demo releases
-
-        created = load_demo_releases(None)
-        self.stdout.write(f"      example policies applied, {len(created)} demo releases created")
         self.stdout.write(f"Ready in {time.monotonic() - started:.1f}s.\n")
 
         url = display_url(options["host"], port or 8000)
