@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -36,6 +39,20 @@ CHECKS = [
 # Loaded at import time (no database needed: the schema view reads no table), so every
 # operation becomes its own pytest item and xdist can spread them.
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_test_connection() -> Iterator[None]:
+    """Requests go through the bare WSGI handler, whose `request_finished` signal would close
+    the test's database connection (and its transaction); Django's test Client disconnects
+    `close_old_connections` the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
