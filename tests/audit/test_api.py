@@ -161,7 +161,7 @@ def test_verify_endpoint(staff_api: Client, events: list[AuditEvent]) -> None:
         "ok": True,
         "events": 3,
         "scopes": 1,
-        "summary": "3 events in 1 scopes verified",
+        "summary": "3 events in 1 scope verified",
         "problems_total": 0,
         "problems": [],
     }

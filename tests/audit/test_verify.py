@@ -130,7 +130,7 @@ def test_head_moved_back_by_hand_is_reported(chain: list[AuditEvent]) -> None:
 def test_scope_filter(chain: list[AuditEvent]) -> None:
     _sql("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["t.forged", chain[0].pk])
     assert verify(scope="s:b").ok
-    assert verify(scope="s:b").summary() == "2 events in 1 scopes verified"
+    assert verify(scope="s:b").summary() == "2 events in 1 scope verified"
     assert not verify(scope="s:a").ok
 
 
@@ -169,13 +169,13 @@ def test_cli_reports_the_edited_row_and_fails(chain: list[AuditEvent]) -> None:
     victim = chain[3]
     _sql("UPDATE audit_auditevent SET actor_id = 99 WHERE id = %s", [victim.pk])
     out = StringIO()
-    with pytest.raises(CommandError, match="1 problems found") as exc:
+    with pytest.raises(CommandError, match="1 problem found") as exc:
         call_command("audit", "verify", stdout=out)
     assert exc.value.returncode == 1
     lines = out.getvalue().strip().splitlines()
     assert lines == [
         f"MODIFIED: scope 's:a' seq 4 (event id {victim.pk}): stored hash does not match fields",
-        "7 events in 2 scopes verified: 1 problems found",
+        "7 events in 2 scopes verified: 1 problem found",
     ]
 
 

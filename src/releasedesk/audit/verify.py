@@ -57,9 +57,9 @@ class Report:
         return not self.problems
 
     def summary(self) -> str:
-        text = f"{self.events} events in {self.scopes} scopes verified"
+        text = f"{_count(self.events, 'event')} in {_count(self.scopes, 'scope')} verified"
         if self.problems:
-            text += f": {len(self.problems)} problems found"
+            text += f": {_count(len(self.problems), 'problem')} found"
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -208,3 +208,7 @@ def _missing(first: int, last: int) -> str:
     if first == last:
         return f"seq {first} is missing"
     return f"seq {first}-{last} are missing ({last - first + 1} events)"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

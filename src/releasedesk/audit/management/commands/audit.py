@@ -51,4 +51,4 @@ class Command(BaseCommand):
                 self.stdout.write(str(problem))
             self.stdout.write(report.summary())
         if not report.ok:
-            raise CommandError(f"audit verify: {len(report.problems)} problems found", returncode=1)
+            raise CommandError(f"audit verify: {report.summary()}", returncode=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import mail
+from django.core.management.base import CommandError
 from django.core.management.commands.flush import Command as FlushCommand
 
 from releasedesk.audit.maintenance import append_only_bypass
@@ -24,7 +25,13 @@ def test_environment_active() -> bool:
 class Command(FlushCommand):
     def handle(self, **options: Any) -> None:
         if not test_environment_active():
-            super().handle(**options)
+            try:
+                super().handle(**options)
+            except CommandError as exc:
+                raise CommandError(
+                    f"{exc}\nNote: audit events are append-only (database triggers); "
+                    "flush is refused outside tests. See docs/audit.md."
+                ) from exc
             return
         with append_only_bypass(using=options["database"]):
             super().handle(**options)
