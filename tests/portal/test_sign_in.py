@@ -219,3 +219,10 @@ def test_address_at_two_customers_gets_one_link_each(
     assert token is not None
     client.post(reverse("portal:link", kwargs={"token": token.group(1)}))
     assert client.session[SESSION_KEY] == other.pk
+
+
+def test_signed_in_contact_skips_the_login_page(client: Client, a1: Any) -> None:
+    client.post(reverse("portal:link", kwargs={"token": services.make_sign_in_token(a1)}))
+    response = client.get(reverse("portal:login"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:home")

@@ -14,7 +14,12 @@ from releasedesk.catalog.models import Contact, Instance, Subscription
 from releasedesk.core import clock
 from releasedesk.core.timeutil import UnknownTimeZone, format_local, format_utc, get_zone
 from releasedesk.portal import services
-from releasedesk.portal.auth import contact_required, sign_in_contact, sign_out_contact
+from releasedesk.portal.auth import (
+    contact_required,
+    current_contact,
+    sign_in_contact,
+    sign_out_contact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,8 @@ def _contact(request: HttpRequest) -> Contact:
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """Ask for a sign-in link. The answer is the same whether the address is known or not."""
+    if request.method == "GET" and current_contact(request) is not None:
+        return redirect("portal:home")
     form = LinkRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email: str = form.cleaned_data["email"]
