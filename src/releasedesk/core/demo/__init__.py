@@ -63,6 +63,9 @@ def load_demo(*, actor: Actor | None = None) -> DemoSummary:
     if not is_demo_loaded():
         _load_catalogue(actor)
         loaded = True
+    from releasedesk.releases.demo import load_demo_releases  # example policies + demo releases
+
+    load_demo_releases(actor)
     return _summary(loaded=loaded)
 
 
