@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
@@ -15,7 +17,7 @@ from releasedesk.core.context import Actor
 STAFF = Actor(kind="staff", id=1)
 
 
-def _sql(sql: str, params: list[object] | None = None) -> None:
+def _sql(sql: str, params: list[Any] | None = None) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
