@@ -115,3 +115,24 @@ def test_record_denied_truncates_attacker_controlled_values() -> None:
     assert len(event.object_type) == 80
     assert len(event.object_id) == 64
     assert event.after == {"attempted": "a" * 80}
+
+
+@pytest.mark.parametrize("number", [1.0, 1e20, 1.7976931348623157e308, -0.0, 5e-324, 0.1])
+def test_numbers_survive_every_database(number: float) -> None:
+    with transaction.atomic():
+        event = record(actor=STAFF, action="t.num", scope="s:num", after={"n": number})
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert event_hash(stored) == stored.hash
+
+
+def test_nul_and_non_finite_values_are_made_storable() -> None:
+    with transaction.atomic():
+        event = record(
+            actor=STAFF, action="t.nul", scope="s:nul", after={"a\x00": "b\x00", "n": float("nan")}
+        )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.after == {"a\ufffd": "b\ufffd", "n": "nan"}
+    assert event_hash(stored) == stored.hash
+    denied = record_denied(actor=STAFF, action="x", object_type="t", object_id="1\x002")
+    assert denied is not None
+    assert AuditEvent.objects.get(pk=denied.pk).object_id == "1\ufffd2"

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 GENESIS = "0" * 64
@@ -36,11 +37,13 @@ HASHED_FIELDS: tuple[str, ...] = (
 def normalise_json(value: Any) -> Any:
     """Make JSON values compare equal across databases.
 
-    PostgreSQL's jsonb stores numbers as `numeric`: 1e20 comes back as an integer and 1.0
-    may come back as 1, so integral floats are hashed as integers.
+    PostgreSQL's jsonb stores numbers as `numeric` with the digits Python wrote: 1e20 comes
+    back as the integer 100000000000000000000 and 1.7976931348623157e308 as 17976931348623157
+    followed by 292 zeros (not the float's exact binary value). So an integral float is hashed
+    as the integer its shortest repr denotes.
     """
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return int(Decimal(repr(value)))
     if isinstance(value, dict):
         return {str(k): normalise_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from typing import Any
 
 from django.db import DatabaseError, models, transaction
@@ -177,6 +178,12 @@ def _append(
     scope: str,
 ) -> AuditEvent:
     before, after = redact(object_type, _jsonable(before), _jsonable(after))
+    action, object_type, object_id, scope = (
+        _safe_text(action),
+        _safe_text(object_type),
+        _safe_text(object_id),
+        _safe_text(scope),
+    )
     connection = transaction.get_connection()
     with connection.cursor() as cursor:
         # Claiming the next seq locks this scope's head row until commit (PostgreSQL), so
@@ -253,7 +260,27 @@ def record_denied(
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Plain JSON (ISO strings for dates, str() for the rest), safe for every database."""
     if value is None:
         return None
-    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    result: dict[str, Any] = _safe_json(json.loads(json.dumps(value, default=str)))
     return result
+
+
+def _safe_text(value: str) -> str:
+    """No NUL characters, no lone surrogates: text every database stores as given."""
+    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _safe_json(value: Any) -> Any:
+    # PostgreSQL's jsonb rejects NUL characters and non-finite numbers: a payload carrying
+    # user text must never make the audit write (and so the service) fail.
+    if isinstance(value, str):
+        return _safe_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_safe_json(str(k)): _safe_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe_json(v) for v in value]
+    return value
