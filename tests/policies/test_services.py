@@ -73,7 +73,7 @@ def test_delete_refused_while_in_use(vendor_admin: Any, monkeypatch: pytest.Monk
     policy = version.policy
 
     def protected(*args: Any, **kwargs: Any) -> Any:
-        raise ProtectedError("protected", {object(), object()})
+        raise ProtectedError("protected", {object(), object()})  # type: ignore[arg-type]
 
     # Releases protect their policy version (Release.policy_version, on_delete=PROTECT).
     monkeypatch.setattr(Policy, "delete", protected)

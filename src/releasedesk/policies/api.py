@@ -118,7 +118,7 @@ class ApplyOut(VersionOut):
 
 class PolicyInvalidOut(Schema):
     error: ErrorDetail
-    errors: list[PolicyErrorOut]
+    errors: list[PolicyErrorOut] = []
 
 
 class DiffQuery(Schema):

@@ -81,7 +81,9 @@ def _lock(release: Release | int) -> Release:
     pk = release if isinstance(release, int) else release.pk
     try:
         found: Release = (
-            Release.objects.select_for_update().select_related("policy", "created_by").get(pk=pk)
+            Release.objects.select_for_update(of=("self",))
+            .select_related("policy", "created_by")
+            .get(pk=pk)
         )
     except Release.DoesNotExist as exc:
         raise NotFound(f"Release {pk} does not exist") from exc
