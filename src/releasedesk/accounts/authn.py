@@ -88,7 +88,22 @@ class StaffSessionAuth(APIKeyCookie):
         return None
 
 
+class ContactSessionAuth(StaffSessionAuth):
+    """A signed-in portal contact's session (CSRF-checked like staff sessions).
+
+    Routers that serve contacts add it, so a contact reaching for another organisation's
+    objects gets 404 from the scoped query rather than 401.
+    """
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        from releasedesk.portal.auth import current_contact
+
+        return current_contact(request)
+
+
 api_auth = [TokenAuth(), StaffSessionAuth()]
+# For routers whose reads are open to portal contacts (scoped by for_user).
+api_auth_with_contacts = [*api_auth, ContactSessionAuth()]
 
 
 def request_token(request: HttpRequest) -> ApiToken | None:

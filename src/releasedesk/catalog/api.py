@@ -10,14 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.params import functions as param_functions
-from ninja.security import APIKeyCookie
 
-from releasedesk.accounts.authn import actor_for, api_auth, require_write, staff_user
+from releasedesk.accounts.authn import actor_for, api_auth_with_contacts, require_write, staff_user
 from releasedesk.catalog import selectors, services
 from releasedesk.catalog.models import Customer, Instance, Product, Subscription
 from releasedesk.core.api import ERROR_RESPONSES, BoundedPagination
@@ -26,18 +24,7 @@ from releasedesk.core.errors import PermissionDenied, ValidationFailed
 MAX_ID = 2**53
 
 
-class PortalContactAuth(APIKeyCookie):
-    """A signed-in portal contact may read their own organisation's catalogue."""
-
-    param_name: str = settings.SESSION_COOKIE_NAME
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        from releasedesk.portal.auth import current_contact
-
-        return current_contact(request)
-
-
-router = Router(tags=["catalog"], auth=[*api_auth, PortalContactAuth()])
+router = Router(tags=["catalog"], auth=api_auth_with_contacts)
 
 ID_FIELD: Any = param_functions.Path(..., ge=1, le=MAX_ID)
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, Max
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.params import functions as param_functions
-from ninja.security import APIKeyCookie
 
-from releasedesk.accounts.authn import actor_for, api_auth, require_write, staff_user
+from releasedesk.accounts.authn import actor_for, api_auth_with_contacts, require_write, staff_user
 from releasedesk.accounts.models import User
 from releasedesk.core.api import ERROR_RESPONSES, BoundedPagination, ErrorDetail
 from releasedesk.core.errors import NotFound
@@ -30,18 +28,7 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 MAX_VERSION = 1_000_000
 
 
-class _ContactCookie(APIKeyCookie):
-    """Lets a signed-in portal contact through authentication, so they get 404 (not 401)."""
-
-    param_name: str = settings.SESSION_COOKIE_NAME
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        from releasedesk.portal.auth import current_contact
-
-        return current_contact(request)
-
-
-router = Router(tags=["policies"], auth=[*api_auth, _ContactCookie()])
+router = Router(tags=["policies"], auth=api_auth_with_contacts)
 
 SLUG: Any = param_functions.Path(..., min_length=1, max_length=64, pattern=SLUG_PATTERN)
 NUMBER: Any = param_functions.Path(..., ge=1, le=MAX_VERSION)

@@ -16,9 +16,8 @@ from ninja.pagination import paginate
 from ninja.params import functions as param_functions
 
 from releasedesk.accounts.authn import (
-    StaffSessionAuth,
     actor_for,
-    api_auth,
+    api_auth_with_contacts,
     require_write,
     staff_user,
 )
@@ -38,14 +37,7 @@ MAX_ID = 2_147_483_647
 Slug = str
 
 
-class ContactSessionAuth(StaffSessionAuth):
-    """A portal contact's session authenticates, so that they get 404 (not 401) for releases."""
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        return current_contact(request)
-
-
-router = Router(tags=["releases"], auth=[*api_auth, ContactSessionAuth()])
+router = Router(tags=["releases"], auth=api_auth_with_contacts)
 
 ReleaseId = param_functions.Path(..., ge=1, le=MAX_ID, description="The release id.")
 
