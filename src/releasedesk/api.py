@@ -7,10 +7,13 @@ from ninja import NinjaAPI
 from releasedesk.accounts.api import router as accounts_router
 from releasedesk.accounts.authn import api_auth
 from releasedesk.audit.api import router as audit_router
+from releasedesk.calendars.api import router as calendars_router
 from releasedesk.catalog.api import router as catalog_router
 from releasedesk.core.api import install_error_handlers
+from releasedesk.notes.api import router as notes_router
 from releasedesk.policies.api import router as policies_router
 from releasedesk.releases.api import router as releases_router
+from releasedesk.timeline.api import router as timeline_router
 
 api = NinjaAPI(
     title="ReleaseDesk API",
@@ -28,3 +31,6 @@ api.add_router("/catalog", catalog_router)
 api.add_router("/audit", audit_router)
 api.add_router("/policies", policies_router)
 api.add_router("/releases", releases_router)
+api.add_router("/timeline", timeline_router)
+api.add_router("/notes", notes_router)
+api.add_router("/calendar", calendars_router)

@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "releasedesk.catalog",
     "releasedesk.policies",
     "releasedesk.releases",
+    "releasedesk.timeline",
+    "releasedesk.notes",
+    "releasedesk.calendars",
     "releasedesk.portal",
     "releasedesk.web",
 ]

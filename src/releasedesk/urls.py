@@ -13,6 +13,9 @@ urlpatterns = [
     path("audit/", include("releasedesk.audit.urls")),
     path("policies/", include("releasedesk.policies.urls")),
     path("releases/", include("releasedesk.releases.urls")),
+    path("timeline/", include("releasedesk.timeline.urls")),
+    path("notes/", include("releasedesk.notes.urls")),
+    path("calendar/", include("releasedesk.calendars.urls")),
     path("portal/", include("releasedesk.portal.urls")),
     path("", include("releasedesk.web.urls")),
 ]

@@ -1,0 +1,54 @@
+"""The one due-work row shape (DESIGN.md §1-2).
+
+Every table of work that must happen at a time or leave the building — timeline steps,
+outbox messages, webhooks — inherits `DueWork`. The claim/lease/retry/reaper functions in
+`releasedesk.core.queue` work on any subclass, so there is one queue mechanism, not one
+per table.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from releasedesk.core import clock
+
+
+class WorkState(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for due_at (or for a retry's due_at)
+    RUNNING = "running", "Running"  # claimed by a worker holding a lease
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"  # gave up after max_attempts, or a permanent error
+    SKIPPED = "skipped", "Skipped"  # staff skipped it, or a rule said not to act
+    MISSED = "missed", "Missed"  # past its late cutoff: never run late silently
+    BLOCKED = "blocked", "Blocked"  # a gate failed at the moment of acting; staff must look
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Superseded"  # a re-plan replaced it
+
+
+OPEN_STATES: frozenset[str] = frozenset({WorkState.PENDING, WorkState.RUNNING})
+TERMINAL_STATES: frozenset[str] = frozenset(
+    set(WorkState.values) - OPEN_STATES - {WorkState.BLOCKED}
+)
+
+
+class DueWork(models.Model):
+    """A unit of due work: claimed by compare-and-set, leased, retried with backoff."""
+
+    # Deterministic idempotency key, e.g. "r12:i34:upgrade:g2"; sent as Idempotency-Key /
+    # webhook-id / Message-ID so receivers deduplicate at-least-once deliveries.
+    key = models.CharField(max_length=255, unique=True)
+    state = models.CharField(max_length=16, choices=WorkState.choices, default=WorkState.PENDING)
+    due_at = models.DateTimeField(help_text="UTC instant at which the work becomes due.")
+    # Work not started by this instant is marked missed instead of run late (null: no cutoff).
+    late_after = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=5)
+    last_error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        abstract = True
