@@ -54,6 +54,8 @@ class Release(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The last "approvals voided because …" notice, shown on the release page until the next approval.
     notice = models.CharField(max_length=500, blank=True)
+    # A hotfix may be placed inside a blackout or freeze only with a recorded reason.
+    blackout_override_reason = models.CharField(max_length=500, blank=True)
 
     objects = ScopedManager()
 

@@ -27,6 +27,7 @@ from releasedesk.releases.choices import (
     ASSESSABLE,
     EDITABLE,
     REVOCABLE,
+    TERMINAL,
     ApprovalDecision,
     HotfixReason,
     ReleaseKind,
@@ -836,6 +837,34 @@ def start_release(*, release: Release, actor: Actor) -> Release:
         action="release.started",
         before={"status": before},
         after={"status": release.status},
+    )
+    return release
+
+
+@transaction.atomic
+def override_blackout(*, release: Release, actor: Actor, reason: str) -> Release:
+    """Record why a hotfix may run inside a blackout or change freeze (empty: withdraw)."""
+    release = _lock(release)
+    reason = _reason(reason)
+    if reason and release.kind != ReleaseKind.HOTFIX:
+        raise ValidationFailed(
+            f"Only a hotfix may override a blackout; {release.version} is a regular release",
+            fields={"reason": "only for hotfix releases"},
+            code="not_a_hotfix",
+        )
+    if release.status in TERMINAL:
+        raise Conflict(f"Release {release.version} is {release.status}", code="finished")
+    before = release.blackout_override_reason
+    Release.objects.filter(pk=release.pk).update(
+        blackout_override_reason=reason[:500], updated_at=clock.now()
+    )
+    release.blackout_override_reason = reason[:500]
+    _audit(
+        release,
+        actor=actor,
+        action="release.blackout_override" if reason else "release.blackout_override_withdrawn",
+        before={"reason": before},
+        after={"reason": release.blackout_override_reason},
     )
     return release
 
