@@ -180,6 +180,16 @@ PORTAL_LINK_MAX_AGE = env_int("RELEASEDESK_PORTAL_LINK_MAX_AGE", 3600, minimum=6
 LOGIN_THROTTLE_LIMIT = env_int("RELEASEDESK_LOGIN_THROTTLE_LIMIT", 5, minimum=1)
 LOGIN_THROTTLE_WINDOW = env_int("RELEASEDESK_LOGIN_THROTTLE_WINDOW", 900, minimum=1)
 
+# Release notes (notes app): docs-portal export directory, knowledge-base webhook, sign-off roles.
+NOTES_EXPORT_DIR = Path(
+    env_str("RELEASEDESK_DOCS_EXPORT_DIR", str(DATA_DIR / "docs-export"))
+).resolve()
+NOTES_KB_WEBHOOK_URL = env_str("RELEASEDESK_KB_WEBHOOK_URL", "")
+NOTES_KB_WEBHOOK_SECRET = env_str("RELEASEDESK_KB_WEBHOOK_SECRET", "")
+NOTES_SIGNOFF_ROLES = env_list(
+    "RELEASEDESK_NOTES_SIGNOFF_ROLES", ["product_manager", "customer_success_lead", "docs"]
+)
+
 # The embedded worker thread inside `releasedesk serve`.
 EMBEDDED_WORKER = env_bool("RELEASEDESK_EMBEDDED_WORKER", True)
 
