@@ -18,3 +18,7 @@ class TimeStampedModel(models.Model):
         if not self._state.adding:
             self.updated_at = clock.now()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+# The queue's own tables (counters, staff alerts) live next to the due-work row shape.
+from releasedesk.core.queue_models import QueueCounter, StaffAlert  # noqa: E402, F401

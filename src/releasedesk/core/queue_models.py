@@ -52,3 +52,58 @@ class DueWork(models.Model):
 
     class Meta:
         abstract = True
+
+
+class QueueCounter(models.Model):
+    """Monotonic event counters per due-work table (lease expiries, retries, missed, failed).
+
+    Kept in the database, not in process memory, so `/metrics` served by the web process
+    reports what N separate worker processes did. Only rare events are counted (never each
+    claim), so the row is not a hot spot.
+    """
+
+    table = models.CharField(max_length=100)  # the model's label, e.g. "timeline.ScheduledStep"
+    name = models.CharField(max_length=32)
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["table", "name"], name="core_queuecounter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.name}={self.value}"
+
+
+class AlertSeverity(models.TextChoices):
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class StaffAlert(models.Model):
+    """Something staff must look at (a missed step, a customer left with no reachable admin).
+
+    Written in the transaction of the change that caused it, shown on the worker page until a
+    person acknowledges it.
+    """
+
+    kind = models.CharField(max_length=64)  # e.g. "queue.missed", "outbox.no_reachable_admin"
+    severity = models.CharField(
+        max_length=16, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
+    )
+    title = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+    object_type = models.CharField(max_length=80, blank=True)  # e.g. "timeline.scheduledstep"
+    object_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["acknowledged_at", "created_at"], name="core_alert_open")]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.title}"
