@@ -162,7 +162,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _note(pk: int) -> ReleaseNote:
-        note = (
+        note: ReleaseNote | None = (
             ReleaseNote.objects.select_related("release", "release__policy").filter(pk=pk).first()
         )
         if note is None:
