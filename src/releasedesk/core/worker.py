@@ -208,7 +208,7 @@ def import_handler(dotted: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
-def load_handlers() -> list[Handler]:
+def load_handlers(*, reap_every: float = DEFAULT_REAP_EVERY) -> list[Handler]:
     """The default handler list: the registered ones plus the timeline step performer (if its
     module exists), with the reaper first. Apps register on import (`AppConfig.ready`)."""
     module_name, _, attr = STEP_PERFORMER.partition(":")
@@ -225,7 +225,7 @@ def load_handlers() -> list[Handler]:
         register(queue_handler(ScheduledStep, perform, name="timeline_steps"))
     else:
         log.info("worker: no %s yet; timeline steps are not performed", STEP_PERFORMER)
-    return [reaper_handler(), *HANDLERS]
+    return [reaper_handler(every=reap_every), *HANDLERS]
 
 
 def run_turn(
@@ -246,6 +246,18 @@ def run_turn(
     finally:
         close_old_connections()
     return did_work
+
+
+def drain(handlers: list[Handler], stop_event: threading.Event | None = None) -> int:
+    """Run turns until one does no work (or `stop_event` is set); the number of busy turns.
+    The reaper's first turn always runs, so expired leases are returned before draining."""
+    stop_event = stop_event or threading.Event()
+    install_signal_handlers(stop_event)
+    busy = 0
+    while not stop_event.is_set() and run_turn(handlers, stop_event):
+        busy += 1
+    close_old_connections()
+    return busy
 
 
 def install_signal_handlers(stop_event: threading.Event) -> None:
