@@ -47,10 +47,13 @@ def test_unknown_key_lists_allowed_keys() -> None:
     ]
 
 
-def test_unknown_top_level_key_from_the_planning_issue_is_rejected() -> None:
-    (error,) = errors_of(BASE + "windows: {}\n")
-    assert error.startswith(
-        "p.yaml:7:1: windows: unknown key 'windows' (allowed: policy, zone, description, audiences, roles, risk,"
+def test_unknown_top_level_key_lists_the_time_sections() -> None:
+    (error,) = errors_of(BASE + "window: {}\n")
+    assert error == (
+        "p.yaml:7:1: window: unknown key 'window' (allowed: policy, zone, description, "
+        "audiences, roles, risk, default_level, levels, hotfix, release_notes, roadmap, "
+        "feedback, verification, windows, blackouts, stages, targets, timeline, publication, "
+        "documentation)"
     )
 
 

@@ -18,15 +18,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
-    PlainSerializer,
     StringConstraints,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -35,70 +32,23 @@ from pydantic_core import CoreSchema
 
 from releasedesk.accounts.choices import DEFAULT_ROLES
 from releasedesk.core.timeutil import is_valid_zone
+from releasedesk.policies._base import DURATION_HELP as DURATION_HELP
+from releasedesk.policies._base import Duration, Identifier, Slug, Strict
+from releasedesk.policies._base import format_duration as format_duration
+from releasedesk.policies._base import parse_duration as parse_duration
 from releasedesk.policies.choices import DEFAULT_LEVEL_ORDER, ChangeKind, HotfixReason
+from releasedesk.policies.timeschema import (
+    RECIPIENTS,
+    BlackoutSpec,
+    DocumentationSpec,
+    PublicationSpec,
+    StageSpec,
+    TargetSpec,
+    TimelineEntry,
+    WindowSpec,
+    is_recipient,
+)
 
-# --- small types -----------------------------------------------------------------------
-
-_DURATION_RE = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-DURATION_HELP = "use e.g. 7d, 48h, 30m, 2w, 1d12h or 0"
-
-
-def parse_duration(value: object) -> dt.timedelta:
-    """'7d' / '48h' / '30m' / '2w' / '1d12h' / 0 → an absolute timedelta."""
-    if isinstance(value, dt.timedelta):
-        if value < dt.timedelta(0):
-            raise ValueError("a duration cannot be negative")
-        return value
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration ({DURATION_HELP})")
-    if isinstance(value, int):
-        if value == 0:
-            return dt.timedelta(0)
-        raise ValueError(f"{value} has no unit ({DURATION_HELP}; only 0 may stand alone)")
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "").lower()
-        if text == "0":
-            return dt.timedelta(0)
-        match = _DURATION_RE.fullmatch(text)
-        if text and match and any(match.groups()):
-            w, d, h, m, s = (int(g) if g else 0 for g in match.groups())
-            return dt.timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
-    raise ValueError(f"{value!r} is not a duration ({DURATION_HELP})")
-
-
-def format_duration(value: dt.timedelta) -> str:
-    """The compact form parse_duration reads back: 7d, 2d, 1d12h, 30m, 0."""
-    seconds = int(value.total_seconds())
-    if seconds == 0:
-        return "0"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, seconds = divmod(seconds, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts)
-
-
-Duration = Annotated[
-    dt.timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {
-                    "type": "string",
-                    "pattern": r"^\s*(0|(\d+\s*w)?\s*(\d+\s*d)?\s*(\d+\s*h)?\s*(\d+\s*m)?\s*(\d+\s*s)?)\s*$",
-                },
-                {"type": "integer", "const": 0},
-            ],
-            "description": "An absolute duration: 7d, 48h, 30m, 2w, 1d12h or 0.",
-        }
-    ),
-]
-
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 TierName = Literal["internal", "partner", "public"]
 KNOWN_ROLES: tuple[str, ...] = tuple(slug for slug, _ in DEFAULT_ROLES)
 Loc = tuple[str | int, ...]
@@ -117,8 +67,7 @@ class PolicyIssue:
         return ".".join(str(p) for p in self.loc) or "(document)"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 # --- building blocks -------------------------------------------------------------------
@@ -308,6 +257,14 @@ class PolicyDocument(_Strict):
     roadmap: RoadmapSpec | None = None
     feedback: FeedbackSpec | None = None
     verification: VerificationSpec | None = None
+    # --- time sections (docs/policies.md "Time sections") ---
+    windows: dict[Identifier, WindowSpec] = {}
+    blackouts: list[BlackoutSpec] = []
+    stages: list[StageSpec] = []
+    targets: list[TargetSpec] = []
+    timeline: list[TimelineEntry] = []
+    publication: list[PublicationSpec] = []
+    documentation: DocumentationSpec | None = None
 
     @field_validator("zone")
     @classmethod
@@ -443,6 +400,109 @@ def semantic_issues(data: dict[str, Any]) -> list[PolicyIssue]:
         found.append(
             PolicyIssue(("roadmap", "share", "with"), f"unknown audience {share_with!r}", names)
         )
+    found += _time_issues(data, roles=roles, audiences=names)
+    return found
+
+
+def _time_issues(
+    data: dict[str, Any], *, roles: tuple[str, ...], audiences: tuple[str, ...]
+) -> list[PolicyIssue]:
+    """Cross-references of the time sections: window names, roles, audiences, recipients,
+    unique names."""
+    found: list[PolicyIssue] = []
+    windows = _as_dict(data.get("windows"))
+    window_names = ("anytime", *(str(w) for w in windows if w != "anytime"))
+    if "anytime" in windows:
+        found.append(
+            PolicyIssue(("windows", "anytime"), "'anytime' is reserved (no window at all)")
+        )
+
+    def need_window(loc: Loc, name: object) -> None:
+        if isinstance(name, str) and name not in window_names:
+            found.append(
+                PolicyIssue(loc, f"window {name!r} is not defined in windows", window_names)
+            )
+
+    def need_audience(loc: Loc, name: object) -> None:
+        if isinstance(name, str) and name not in audiences:
+            found.append(PolicyIssue(loc, f"unknown audience {name!r}", audiences))
+
+    def need_recipient(loc: Loc, name: object) -> None:
+        if isinstance(name, str) and not is_recipient(name):
+            found.append(
+                PolicyIssue(
+                    loc,
+                    f"unknown recipients {name!r}; use one of these or role:<slug> / team:<slug>",
+                    RECIPIENTS,
+                )
+            )
+
+    def need_role(loc: Loc, role: object) -> None:
+        if isinstance(role, str) and role not in roles:
+            found.append(
+                PolicyIssue(
+                    loc, f"unknown role {role!r}; use a known role or declare it under roles", roles
+                )
+            )
+
+    for name, demands in _as_dict(data.get("levels")).items():
+        demands = _as_dict(demands)
+        if "window" in demands:
+            need_window(("levels", name, "window"), demands.get("window"))
+        notice = _as_dict(demands.get("notice"))
+        need_recipient(("levels", name, "notice", "to"), notice.get("to"))
+    hotfix = _as_dict(data.get("hotfix"))
+    if "window" in hotfix:
+        need_window(("hotfix", "window"), hotfix.get("window"))
+    afterwards = _as_dict(_as_dict(hotfix.get("notice")).get("afterwards"))
+    need_recipient(("hotfix", "notice", "afterwards", "to"), afterwards.get("to"))
+    for i, floor in enumerate(_as_list(_as_dict(data.get("risk")).get("floors"))):
+        notice = _as_dict(_as_dict(floor).get("notice"))
+        need_recipient(("risk", "floors", i, "notice", "to"), notice.get("to"))
+
+    seen_targets: set[str] = set()
+    for i, target in enumerate(_as_list(data.get("targets"))):
+        target = _as_dict(target)
+        loc: Loc = ("targets", i)
+        name = target.get("name")
+        if isinstance(name, str):
+            if name in seen_targets:
+                found.append(PolicyIssue((*loc, "name"), f"target {name!r} is defined twice"))
+            seen_targets.add(name)
+        if "window" in target:
+            need_window((*loc, "window"), target.get("window"))
+        need_recipient((*loc, "notice", "to"), _as_dict(target.get("notice")).get("to"))
+        need_recipient((*loc, "consent", "by"), _as_dict(target.get("consent")).get("by"))
+        need_recipient((*loc, "confirm", "to"), _as_dict(target.get("confirm")).get("to"))
+        for j, message in enumerate(_as_list(target.get("messages"))):
+            message = _as_dict(message)
+            need_recipient((*loc, "messages", j, "to"), message.get("to"))
+            need_audience((*loc, "messages", j, "notes"), message.get("notes"))
+
+    seen_stages: set[str] = set()
+    for i, stage in enumerate(_as_list(data.get("stages"))):
+        stage = _as_dict(stage)
+        name = stage.get("name")
+        if isinstance(name, str):
+            if name in seen_stages:
+                found.append(PolicyIssue(("stages", i, "name"), f"stage {name!r} is defined twice"))
+            seen_stages.add(name)
+        need_role(("stages", i, "approval"), stage.get("approval"))
+
+    for i, entry in enumerate(_as_list(data.get("timeline"))):
+        entry = _as_dict(entry)
+        for j, owner in enumerate(_as_list(entry.get("owners"))):
+            need_role(("timeline", i, "owners", j), owner)
+        need_audience(
+            ("timeline", i, "publish", "notes"), _as_dict(entry.get("publish")).get("notes")
+        )
+        for j, aud in enumerate(_as_list(_as_dict(entry.get("send")).get("newsletter"))):
+            need_audience(("timeline", i, "send", "newsletter", j), aud)
+    for i, pub in enumerate(_as_list(data.get("publication"))):
+        need_audience(("publication", i, "audience"), _as_dict(pub).get("audience"))
+    documentation = _as_dict(data.get("documentation"))
+    need_role(("documentation", "team"), documentation.get("team"))
+    need_audience(("documentation", "notes"), documentation.get("notes"))
     return found
 
 
