@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "releasedesk.notes",
     "releasedesk.calendars",
     "releasedesk.portal",
+    "releasedesk.outbox",
     "releasedesk.web",
 ]
 
