@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from releasedesk.calendars.models import ChangeFreeze
 from releasedesk.catalog.models import Product
 from releasedesk.core.timeutil import ensure_aware
+from releasedesk.planning.types import FreezeFact
 from releasedesk.scheduling.blackouts import Freeze
 
 
@@ -48,3 +49,15 @@ def active_freezes(
         Freeze(f.starts_at, f.ends_at, freeze_label(f))
         for f in freezes_between(start_utc, end_utc, products)
     ]
+
+
+def freeze_facts(
+    start_utc: dt.datetime,
+    end_utc: dt.datetime,
+    products: Iterable[Product | int] | None = None,
+) -> tuple[FreezeFact, ...]:
+    """The same freezes as `active_freezes`, in the planner's `Facts.freezes` shape."""
+    return tuple(
+        FreezeFact(start=f.start_utc, end=f.end_utc, reason=f.reason)
+        for f in active_freezes(start_utc, end_utc, products)
+    )
