@@ -898,7 +898,11 @@ def _simple(
 
 @transaction.atomic
 def pause_release(*, release: Release, actor: Actor, reason: str = "") -> Release:
-    return _simple(release, actor=actor, target=S.PAUSED, action="release.paused", reason=reason)
+    from releasedesk.timeline.services import hold_steps
+
+    paused = _simple(release, actor=actor, target=S.PAUSED, action="release.paused", reason=reason)
+    hold_steps(paused, actor=actor, reason=_reason(reason), now=clock.now())
+    return paused
 
 
 @transaction.atomic
@@ -921,7 +925,12 @@ def resume_release(*, release: Release, actor: Actor, reason: str = "") -> Relea
             fields={"status": locked.status},
             code="invalid_transition",
         )
-    return _simple(locked, actor=actor, target=target, action="release.resumed", reason=reason)
+    resumed = _simple(locked, actor=actor, target=target, action="release.resumed", reason=reason)
+    if target in (S.IN_PROGRESS, S.SCHEDULED):
+        from releasedesk.timeline.services import release_held_steps
+
+        release_held_steps(resumed, actor=actor, now=clock.now())
+    return resumed
 
 
 @transaction.atomic
@@ -933,7 +942,9 @@ def postpone_release(*, release: Release, actor: Actor, reason: str = "") -> Rel
 
 @transaction.atomic
 def cancel_release(*, release: Release, actor: Actor, reason: str = "") -> Release:
-    return _simple(
+    from releasedesk.timeline.services import cancel_steps
+
+    cancelled = _simple(
         release,
         actor=actor,
         target=S.CANCELLED,
@@ -941,6 +952,8 @@ def cancel_release(*, release: Release, actor: Actor, reason: str = "") -> Relea
         reason=reason,
         finished_at=clock.now(),
     )
+    cancel_steps(cancelled, actor=actor, reason=_reason(reason), now=clock.now())
+    return cancelled
 
 
 @transaction.atomic

@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class TimelineConfig(AppConfig):
     name = "releasedesk.timeline"
     label = "timeline"
+
+    def ready(self) -> None:
+        # The step handler (claim -> perform_step -> finish_step) joins the one worker loop.
+        # It carries the name `handle_one_timeline_steps`, so `core.worker.load_handlers`
+        # does not add a second, generic handler for the same table.
+        from releasedesk.core import worker
+        from releasedesk.timeline.execution import handle_one_timeline_steps
+
+        worker.register(handle_one_timeline_steps)
