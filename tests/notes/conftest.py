@@ -130,7 +130,10 @@ def catalogue(field_cloud: Any) -> dict[str, Any]:
         contract_overrides={"docs_responsibility": "customer"},
     )
     oem_y = _customer(
-        "edunova", "EduNova Ltd", "oem_partner", contract_overrides={"docs_responsibility": "vendor"}
+        "edunova",
+        "EduNova Ltd",
+        "oem_partner",
+        contract_overrides={"docs_responsibility": "vendor"},
     )
     d = _customer("outsiders", "Outsiders Inc", "direct")
     for c in (r1, c2, c3):
@@ -164,9 +167,7 @@ def catalogue(field_cloud: Any) -> dict[str, Any]:
         "c2_admin": _contact(c2, "Claudia Meier", "claudia@bergbahnen.test", ["admin"]),
         "c2_tech": _contact(c2, "Tom Tech", "tom@bergbahnen.test", ["technical"]),
         "c3_admin": _contact(c3, "Lara Lake", "lara@lakeside.test", ["admin"], locale="nl"),
-        "c3_gone": _contact(
-            c3, "Gone Admin", "gone@lakeside.test", ["admin"], reachable=False
-        ),
+        "c3_gone": _contact(c3, "Gone Admin", "gone@lakeside.test", ["admin"], reachable=False),
         "x_contact": _contact(oem_x, "Jonas Richter", "jonas@lernwerk.test", ["oem_partner"]),
         "y_contact": _contact(oem_y, "Ethan Clarke", "ethan@edunova.test", ["oem_partner"]),
         "d_admin": _contact(d, "Dora Out", "dora@outsiders.test", ["admin"]),
@@ -188,7 +189,9 @@ def docs_writer(roles: dict[str, Any]) -> Any:
 def delivery(roles: dict[str, Any]) -> Any:
     from releasedesk.accounts.models import User
 
-    user = User.objects.create_user(username="delivery", password="correct-horse-battery", is_staff=True)
+    user = User.objects.create_user(
+        username="delivery", password="correct-horse-battery", is_staff=True
+    )
     user.roles.set([roles["delivery"]])
     return user
 

@@ -98,7 +98,12 @@ def test_docs_export_writes_markdown_html_and_index(
 ) -> None:
     publish_all(release)
     base = export_dir / "field-notes" / "customers" / "en"
-    assert sorted(p.name for p in base.iterdir()) == ["7.2.0.html", "7.2.0.md", "index.html", "index.md"]
+    assert sorted(p.name for p in base.iterdir()) == [
+        "7.2.0.html",
+        "7.2.0.md",
+        "index.html",
+        "index.md",
+    ]
     md = (base / "7.2.0.md").read_text()
     assert md.startswith("# Field Suite 7.2.0 — Summer release\n\n*Release date: 2027-06-15*\n")
     assert "- **Offline maps** — Maps now work without a connection." in md
@@ -125,7 +130,10 @@ def test_docs_export_writes_markdown_html_and_index(
 
 
 def test_docs_index_lists_newest_version_first(
-    make_release: Callable[..., Any], docs_writer: Any, export_dir: Path, publish_all: Callable[..., Any]
+    make_release: Callable[..., Any],
+    docs_writer: Any,
+    export_dir: Path,
+    publish_all: Callable[..., Any],
 ) -> None:
     publish_all(make_release("7.9.0", target_date=dt.date(2027, 3, 2), title=""))
     publish_all(make_release("7.10.0", target_date=dt.date(2027, 4, 6), title=""))
@@ -169,7 +177,9 @@ def test_kb_post_is_signed_and_verified_by_the_receiver(
 ) -> None:
     note = _signed(release, docs_writer, "customers")
     with time_machine.travel(dt.datetime(2027, 6, 1, 9, 0, tzinfo=UTC), tick=False):
-        pubs = services.publish_note(note=note, actor=staff(docs_writer), channels=["knowledge_base"])
+        pubs = services.publish_note(
+            note=note, actor=staff(docs_writer), channels=["knowledge_base"]
+        )
     (pub,) = pubs
     assert (pub.state, pub.attempts, pub.details["status"]) == ("done", 1, 200)
     (got,) = kb.received
@@ -189,7 +199,12 @@ def test_kb_post_is_signed_and_verified_by_the_receiver(
     body = json.dumps(got["json"])
     for secret in INTERNAL_SECRETS:
         assert secret not in body
-    assert AuditEvent.objects.filter(action="notes.publication_delivered", object_id=str(pub.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="notes.publication_delivered", object_id=str(pub.pk)
+        ).count()
+        == 1
+    )
 
 
 def test_kb_retry_carries_the_same_webhook_id(
@@ -198,7 +213,9 @@ def test_kb_retry_carries_the_same_webhook_id(
     kb.statuses = [503, 200]
     note = _signed(release, docs_writer, "customers")
     with time_machine.travel(dt.datetime(2027, 6, 1, 9, 0, tzinfo=UTC), tick=False):
-        (pub,) = services.publish_note(note=note, actor=staff(docs_writer), channels=["knowledge_base"])
+        (pub,) = services.publish_note(
+            note=note, actor=staff(docs_writer), channels=["knowledge_base"]
+        )
     assert (pub.state, pub.last_error) == ("pending", "knowledge base answered HTTP 503")
     assert pub.due_at == dt.datetime(2027, 6, 1, 9, 0, 30, tzinfo=UTC)
     with time_machine.travel(dt.datetime(2027, 6, 1, 9, 1, tzinfo=UTC), tick=False):
@@ -232,7 +249,9 @@ def test_a_wrong_secret_is_caught_by_the_receiver(
     assert (pub.state, pub.last_error) == ("failed", "knowledge base answered HTTP 401")
 
 
-def test_kb_unreachable_is_temporary(release: Any, docs_writer: Any, kb: FakeKnowledgeBase, settings: Any) -> None:
+def test_kb_unreachable_is_temporary(
+    release: Any, docs_writer: Any, kb: FakeKnowledgeBase, settings: Any
+) -> None:
     kb.close()
     note = _signed(release, docs_writer, "customers")
     (pub,) = services.publish_note(note=note, actor=staff(docs_writer), channels=["knowledge_base"])
@@ -253,11 +272,17 @@ def test_signature_matches_the_standard_webhooks_example() -> None:
 
 
 def test_white_label_variant_uses_the_oem_name(
-    release: Any, docs_writer: Any, catalogue: dict[str, Any], export_dir: Path, publish_all: Callable[..., Any]
+    release: Any,
+    docs_writer: Any,
+    catalogue: dict[str, Any],
+    export_dir: Path,
+    publish_all: Callable[..., Any],
 ) -> None:
     publish_all(release)
     note = _note(release, "distributors", "de")
-    pub = services.publish_white_label(note=note, customer=catalogue["oem_x"], actor=staff(docs_writer))
+    pub = services.publish_white_label(
+        note=note, customer=catalogue["oem_x"], actor=staff(docs_writer)
+    )
     assert pub.state == "done"
     md = (export_dir / "white-label" / "lernwerk" / "de" / "7.2.0.md").read_text()
     assert md.startswith("# Lernwerk Platform 7.2.0 — Summer release\n")
@@ -327,7 +352,9 @@ def test_feed_shows_only_published_notes(client: Any, release: Any, docs_writer:
     assert feed.bozo == 0 and feed.entries == []
 
 
-def test_public_note_page(client: Any, release: Any, docs_writer: Any, publish_all: Callable[..., Any]) -> None:
+def test_public_note_page(
+    client: Any, release: Any, docs_writer: Any, publish_all: Callable[..., Any]
+) -> None:
     publish_all(release)
     public = _note(release, "customers")
     partner = _note(release, "distributors")

@@ -106,7 +106,7 @@ def test_script_tags_are_escaped_and_javascript_links_dropped() -> None:
         "<p>[data](data:text/html;base64,PHNjcmlwdD4=) "
         '&lt;a href="javascript:alert(4)"&gt;raw&lt;/a&gt; ![i](javascript:alert(5))</p>\n'
     )
-    assert "<script" not in html and "<img" not in html and "<a href=\"javascript" not in html
+    assert "<script" not in html and "<img" not in html and '<a href="javascript' not in html
 
 
 def test_sanitiser_strips_dangerous_html_even_if_markdown_let_it_through() -> None:

@@ -71,7 +71,11 @@ def test_recompose_follows_changes_until_someone_edits(release: Any, docs_writer
     services.compose_notes(release=release, actor=staff(docs_writer))
     edited = _notes(release)[("customers", "de")]
     services.edit_note(
-        note=edited, actor=staff(docs_writer), user=docs_writer, title="Hand title", body="Hand body"
+        note=edited,
+        actor=staff(docs_writer),
+        user=docs_writer,
+        title="Hand title",
+        body="Hand body",
     )
     add_change(
         release=release,
@@ -85,13 +89,17 @@ def test_recompose_follows_changes_until_someone_edits(release: Any, docs_writer
     assert by[("customers", "de")].body == "Hand body"  # edited by hand: kept
     outcomes = {
         (r["audience"], r["locale"]): r["outcome"]
-        for r in AuditEvent.objects.filter(action="notes.composed").order_by("-id")[0].after["notes"]
+        for r in AuditEvent.objects.filter(action="notes.composed")
+        .order_by("-id")[0]
+        .after["notes"]
     }
     assert outcomes[("customers", "de")] == "kept"
     assert outcomes[("customers", "en")] == "recomposed"
 
 
-def test_pasting_an_internal_note_into_public_notes_is_refused(release: Any, docs_writer: Any) -> None:
+def test_pasting_an_internal_note_into_public_notes_is_refused(
+    release: Any, docs_writer: Any
+) -> None:
     services.compose_notes(release=release, actor=staff(docs_writer))
     note = _notes(release)[("customers", "en")]
     with pytest.raises(ValidationFailed) as err:
@@ -142,7 +150,9 @@ def test_unsigned_notes_cannot_be_published(release: Any, docs_writer: Any) -> N
     assert not Publication.objects.exists()
 
 
-def test_the_database_refuses_a_publication_without_sign_off(release: Any, docs_writer: Any) -> None:
+def test_the_database_refuses_a_publication_without_sign_off(
+    release: Any, docs_writer: Any
+) -> None:
     from django.db import IntegrityError, transaction
 
     services.compose_notes(release=release, actor=staff(docs_writer))
@@ -157,7 +167,9 @@ def test_sign_off_then_publish_with_exact_times(release: Any, docs_writer: Any) 
     services.compose_notes(release=release, actor=staff(docs_writer))
     note = _notes(release)[("customers", "en")]
     with time_machine.travel(dt.datetime(2027, 6, 1, 8, 0, tzinfo=UTC), tick=False):
-        services.sign_off_note(note=note, actor=staff(docs_writer), user=docs_writer, expected_revision=1)
+        services.sign_off_note(
+            note=note, actor=staff(docs_writer), user=docs_writer, expected_revision=1
+        )
     with time_machine.travel(dt.datetime(2027, 6, 1, 9, 30, tzinfo=UTC), tick=False):
         pubs = services.publish_note(note=note, actor=staff(docs_writer))
     note.refresh_from_db()
@@ -198,7 +210,12 @@ def test_editing_signed_off_notes_voids_the_sign_off(release: Any, docs_writer: 
     note = services.edit_note(
         note=note, actor=staff(docs_writer), user=docs_writer, title=note.title, body="New text"
     )
-    assert (note.state, note.revision, note.signed_off_by, note.signed_off_at) == ("draft", 2, None, None)
+    assert (note.state, note.revision, note.signed_off_by, note.signed_off_at) == (
+        "draft",
+        2,
+        None,
+        None,
+    )
     with pytest.raises(Conflict):
         services.publish_note(note=note, actor=staff(docs_writer))
 
@@ -209,7 +226,9 @@ def test_published_notes_are_final(release: Any, docs_writer: Any) -> None:
     services.sign_off_note(note=note, actor=staff(docs_writer), user=docs_writer)
     services.publish_note(note=note, actor=staff(docs_writer), channels=["atom_feed"])
     with pytest.raises(Conflict) as err:
-        services.edit_note(note=note, actor=staff(docs_writer), user=docs_writer, title="x", body="y")
+        services.edit_note(
+            note=note, actor=staff(docs_writer), user=docs_writer, title="x", body="y"
+        )
     assert err.value.message == (
         "the customers/en notes of 7.2.0 are published and can no longer be edited"
     )
