@@ -155,7 +155,8 @@ def test_an_unwritable_export_dir_retries_with_backoff(
     with time_machine.travel(dt.datetime(2027, 6, 1, 9, 0, tzinfo=UTC), tick=False):
         pubs = services.publish_note(note=note, actor=staff(docs_writer), channels=["docs_portal"])
     (pub,) = pubs
-    assert pub.state == "pending" and pub.attempts == 1
+    assert pub.state == "pending"
+    assert pub.attempts == 1
     assert pub.due_at == dt.datetime(2027, 6, 1, 9, 0, 30, tzinfo=UTC)
     assert pub.last_error.startswith("cannot write the export: ")
     settings.NOTES_EXPORT_DIR = tmp_path / "docs"
@@ -349,7 +350,8 @@ def test_internal_audience_has_no_feed(
 def test_feed_shows_only_published_notes(client: Any, release: Any, docs_writer: Any) -> None:
     _signed(release, docs_writer, "customers")  # signed off, not published
     feed = feedparser.parse(client.get("/notes/feeds/field-notes/customers/en.atom").content)
-    assert feed.bozo == 0 and feed.entries == []
+    assert feed.bozo == 0
+    assert feed.entries == []
 
 
 def test_public_note_page(

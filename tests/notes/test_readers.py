@@ -93,7 +93,8 @@ def test_portal_outsider_sees_nothing_and_gets_404(
 
 def test_portal_needs_sign_in(client: Client) -> None:
     response = client.get("/notes/portal/")
-    assert response.status_code == 302 and response["Location"] == "/portal/login/"
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/login/"
 
 
 def test_portal_hides_unpublished_notes(
@@ -131,7 +132,8 @@ def test_api_compose_edit_sign_off_publish(
         {"title": public["title"], "body": public["body"] + "\nThanks!\n", "revision": 1},
         content_type="application/json",
     )
-    assert edited.status_code == 200 and edited.json()["revision"] == 2
+    assert edited.status_code == 200
+    assert edited.json()["revision"] == 2
     stale = api.post(
         f"{API}/{public['id']}/sign-off", {"revision": 1}, content_type="application/json"
     )
@@ -139,7 +141,8 @@ def test_api_compose_edit_sign_off_publish(
     signed = api.post(
         f"{API}/{public['id']}/sign-off", {"revision": 2}, content_type="application/json"
     )
-    assert signed.status_code == 200 and signed.json()["state"] == "signed_off"
+    assert signed.status_code == 200
+    assert signed.json()["state"] == "signed_off"
     out = api.post(
         f"{API}/{public['id']}/publish",
         {"channels": ["docs_portal"]},
@@ -307,7 +310,7 @@ def test_newsletter_messages_per_audience_with_exact_recipients(
         (catalogue["c2_admin"].pk, "Versionshinweise: Field Suite 7.2.0 — Summer release"),
         (catalogue["c3_admin"].pk, "Release notes: Field Suite 7.2.0 — Summer release"),
     ]
-    contact_id, subject, text, html = public[1]
+    _contact_id, _subject, text, html = public[1]
     assert text.startswith("Field Suite 7.2.0 — Summer release\n\n*Release date: 2027-06-15*")
     assert html.startswith("<h1>Field Suite 7.2.0 — Summer release</h1>\n<p><em>Release date")
     for message in partner + public:
@@ -346,7 +349,8 @@ def test_notes_of_every_version_between_current_and_target(
     ]
     # OEM Y's white-label instance is at 7.1.0: partner notes, up to the newest (7.10.0).
     (step,) = selectors.notes_between(catalogue["oem_y"])
-    assert step.instance == "edunova-connect" and step.target_version == "7.10.0"
+    assert step.instance == "edunova-connect"
+    assert step.target_version == "7.10.0"
     assert [(n.release.version, n.tier) for n in step.notes] == [
         ("7.1.1", "partner"),
         ("7.2.0", "partner"),
@@ -422,7 +426,8 @@ def test_digest_of_a_four_week_period_in_the_policy_zone(
         period_end=end,
         actor=staff(docs_writer),
     )
-    assert again.pk == digest.pk and Digest.objects.count() == 1
+    assert again.pk == digest.pk
+    assert Digest.objects.count() == 1
 
 
 def test_digest_refuses_internal_audience(policy: Any, docs_writer: Any) -> None:
@@ -484,7 +489,8 @@ def test_oem_notice_carries_the_notes_under_the_oem_name(
     assert text.startswith(
         "Lernwerk Platform 7.2.0 — Summer release\n\n*Veröffentlichungsdatum: 2027-06-15*"
     )
-    assert "Field Suite" not in text and "Field Suite" not in html
+    assert "Field Suite" not in text
+    assert "Field Suite" not in html
     _no_secrets(text + html)
 
 

@@ -112,7 +112,8 @@ def test_pasting_an_internal_note_into_public_notes_is_refused(
         )
     assert err.value.fields == {"body": "contains the internal note of 'Offline maps'"}
     note.refresh_from_db()
-    assert note.revision == 1 and INTERNAL_1 not in note.body
+    assert note.revision == 1
+    assert INTERNAL_1 not in note.body
     # The internal note may say it.
     internal = _notes(release)[("internal", "en")]
     services.edit_note(
@@ -133,7 +134,8 @@ def test_sign_off_needs_a_sign_off_role(release: Any, docs_writer: Any, delivery
         "signing off release notes needs one of the roles product_manager, customer_success_lead, docs"
     )
     note.refresh_from_db()
-    assert note.state == "draft" and note.signed_off_by is None
+    assert note.state == "draft"
+    assert note.signed_off_by is None
 
 
 def test_unsigned_notes_cannot_be_published(release: Any, docs_writer: Any) -> None:
@@ -146,7 +148,8 @@ def test_unsigned_notes_cannot_be_published(release: Any, docs_writer: Any) -> N
         "product_manager, customer_success_lead, docs must sign them off first"
     )
     note.refresh_from_db()
-    assert note.state == "draft" and note.published_at is None
+    assert note.state == "draft"
+    assert note.published_at is None
     assert not Publication.objects.exists()
 
 
@@ -174,7 +177,8 @@ def test_sign_off_then_publish_with_exact_times(release: Any, docs_writer: Any) 
         pubs = services.publish_note(note=note, actor=staff(docs_writer))
     note.refresh_from_db()
     assert note.state == "published"
-    assert note.signed_off_by == docs_writer and note.signed_off_role == "docs"
+    assert note.signed_off_by == docs_writer
+    assert note.signed_off_role == "docs"
     assert note.signed_off_at == dt.datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
     assert note.published_at == dt.datetime(2027, 6, 1, 9, 30, tzinfo=UTC)
     assert [(p.channel, p.state) for p in pubs] == [("docs_portal", "done"), ("atom_feed", "done")]
