@@ -1,0 +1,1319 @@
+"""The pure planner: `plan(release, policy, catalogue, facts, now) -> Plan` (DESIGN.md §1).
+
+Deterministic and free of I/O: the same inputs give the same steps. Steps already
+carried out (`facts.steps`) are frozen: returned as they happened, never moved. Steps that
+cannot be met are returned with status "unmeetable" and a problem, never dropped.
+
+`iter_plan` is the streaming form for large catalogues: it computes slots once per
+group of instances sharing (target, zone, window, notice lead) and then emits each
+instance's steps from that group's precomputed slots and texts (see `_slots`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import holidays as holidays_lib
+
+from releasedesk.core.errors import ValidationFailed
+from releasedesk.core.timeutil import combine_local, ensure_aware, format_utc
+from releasedesk.planning import recipients
+from releasedesk.planning._slots import (
+    ConsentRule,
+    SlotInfo,
+    SlotSeries,
+    anytime_series,
+    cycle_series,
+    local_midnight,
+    short_local,
+    single_slot,
+    window_series,
+)
+from releasedesk.planning.types import (
+    CatalogueSnapshot,
+    ConsentFact,
+    Facts,
+    InstanceSnapshot,
+    OwnWindow,
+    Plan,
+    Problem,
+    ReleaseSnapshot,
+    SlotFact,
+    Step,
+    StepKind,
+)
+from releasedesk.policies.risk import ChangeFacts, assess
+from releasedesk.policies.schema import LevelDemands, PolicyDocument
+from releasedesk.policies.timeschema import ConsentSpec, TargetSpec, TimelineEntry
+from releasedesk.scheduling.blackouts import (
+    Blackouts,
+    BlackoutSource,
+    FixedDates,
+    Freeze,
+    IcsBlackouts,
+    PublicHolidays,
+    YearlyDates,
+)
+from releasedesk.scheduling.cadence import cycle_on_or_after
+from releasedesk.scheduling.durations import Duration
+from releasedesk.scheduling.periods import period_around
+from releasedesk.scheduling.windows import WindowRule, parse_window
+
+__all__ = ["KIND_ORDER", "TASK_TIME", "iter_plan", "plan", "sort_key"]
+
+TASK_TIME = dt.time(17, 0)  # date-only tasks are due at 17:00 local in the policy zone
+KIND_ORDER: dict[str, int] = {
+    k: i
+    for i, k in enumerate(
+        (
+            StepKind.STAGE_GATE,
+            StepKind.REMINDER,
+            StepKind.CONSENT_DEADLINE,
+            StepKind.NOTICE,
+            StepKind.UPGRADE,
+            StepKind.VERIFY,
+            StepKind.CONFIRM,
+            StepKind.SEND,
+            StepKind.PUBLISH,
+            StepKind.DIGEST,
+            StepKind.TASK,
+            StepKind.HYPERCARE,
+        )
+    )
+}
+_MAX_CARRIES = 24
+
+
+def sort_key(step: Step) -> tuple[dt.datetime, int, str]:
+    return (step.due_at, KIND_ORDER.get(step.kind, 99), step.key)
+
+
+def plan(
+    release: ReleaseSnapshot,
+    policy: PolicyDocument,
+    catalogue: CatalogueSnapshot,
+    facts: Facts,
+    now: dt.datetime,
+) -> Plan:
+    """Every step of the release, sorted by time, with its problems and warnings."""
+    steps: list[Step] = []
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for item in iter_plan(release, policy, catalogue, facts, now):
+        if isinstance(item, Step):
+            steps.append(item)
+        elif item.severity == "warning":
+            warnings.append(item)
+        else:
+            problems.append(item)
+    steps.sort(key=sort_key)
+    return Plan(tuple(steps), tuple(problems), tuple(warnings))
+
+
+def iter_plan(
+    release: ReleaseSnapshot,
+    policy: PolicyDocument,
+    catalogue: CatalogueSnapshot,
+    facts: Facts,
+    now: dt.datetime,
+) -> Iterator[Step | Problem]:
+    """The same steps as `plan`, streamed (grouped by target, not sorted by time)."""
+    return _Planner(release, policy, catalogue, facts, now).run()
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "entry"
+
+
+def _warning(code: str, message: str, key: str | None = None) -> Problem:
+    return Problem(code, message, key, "warning")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Notice:
+    lead: Duration
+    margin: Duration
+    to: str
+    afterwards_to: str = ""
+
+
+@dataclasses.dataclass
+class _Group:
+    target: TargetSpec
+    zone: str
+    own_window: OwnWindow | None
+    notice: _Notice | None
+    instances: list[InstanceSnapshot]
+
+
+class _Planner:
+    def __init__(
+        self,
+        release: ReleaseSnapshot,
+        policy: PolicyDocument,
+        catalogue: CatalogueSnapshot,
+        facts: Facts,
+        now: dt.datetime,
+    ) -> None:
+        self.release = release
+        self.policy = policy
+        self.catalogue = catalogue
+        self.facts = facts
+        self.now = ensure_aware(now)
+        self.rid = f"r{release.id}"
+        self.products = frozenset(release.product_ids)
+        self.max_upgrade: dt.datetime | None = None
+        self.emitted: set[str] | None = set() if facts.steps else None
+        self.consents: dict[tuple[str, int], list[ConsentFact]] = {}
+        for fact in sorted(facts.consents, key=lambda c: (c.received_at, c.decision)):
+            self.consents.setdefault((fact.target, fact.instance_id), []).append(fact)
+        self.other_slots: dict[int, list[SlotFact]] = {}
+        for other in facts.other_slots:
+            if other.release_id != release.id:
+                self.other_slots.setdefault(other.instance_id, []).append(other)
+        self.delivered: dict[int, dict[str, dt.datetime]] = {}
+        prefix = f"{self.rid}:i"
+        for key, delivered_at in facts.notices_delivered.items():
+            if key.startswith(prefix) and ":notice:" in key:
+                head, _, day = key.partition(":notice:")
+                try:
+                    iid = int(head[len(prefix) :])
+                except ValueError:
+                    continue
+                self.delivered.setdefault(iid, {})[day] = delivered_at
+        self.warned_slots: set[int] = set()
+        self.seen_instances: dict[int, str] = {}
+
+    # -- emission ------------------------------------------------------------------------
+
+    def emit(self, step: Step) -> Step:
+        if self.emitted is None:
+            return step
+        self.emitted.add(step.key)
+        fact = self.facts.frozen(step.key)
+        if fact is None:
+            return step
+        payload = {**step.payload, "state": fact.state, "finished_at": _iso(fact.finished_at)}
+        return dataclasses.replace(step, due_at=fact.due_at, status="frozen", payload=payload)
+
+    def leftover_frozen(self) -> Iterator[Step]:
+        """Frozen facts the current rules no longer produce (e.g. a notice for a date that
+        moved): the past stays in the plan."""
+        if self.emitted is None:
+            return
+        for key in sorted(self.facts.steps):
+            fact = self.facts.frozen(key)
+            if fact is None or key in self.emitted:
+                continue
+            yield Step(
+                key=fact.key,
+                kind=fact.kind or StepKind.TASK,
+                due_at=fact.due_at,
+                zone=fact.zone or "UTC",
+                label=fact.label or fact.key,
+                reason=fact.reason or f"already {fact.state}",
+                target=fact.target,
+                instance_id=fact.instance_id,
+                customer_id=fact.customer_id,
+                audience=fact.audience,
+                ends_at=fact.ends_at,
+                payload={
+                    **fact.payload,
+                    "state": fact.state,
+                    "finished_at": _iso(fact.finished_at),
+                },
+                status="frozen",
+            )
+
+    # -- the whole plan ------------------------------------------------------------------
+
+    def run(self) -> Iterator[Step | Problem]:
+        demands, problem = self.demands()
+        if problem is not None:
+            yield problem
+        blackouts, problems = self.blackouts()
+        yield from problems
+        self.blackout_set = blackouts
+        self.holidays = self.public_holidays()
+        gate, gate_reason = self.approval_gate()
+        if self.facts.approvals_complete_at is None:
+            yield _warning(
+                "approvals_pending",
+                "the required approvals are not complete: the times below assume approval "
+                f"now ({short_local(self.now, self.policy.zone)})",
+            )
+        stage_steps, customer_gate, blocked = self.stages(gate, gate_reason)
+        for step in stage_steps:
+            yield self.emit(step)
+        if demands is not None and not demands.releasable:
+            yield Problem(
+                "not_releasable",
+                f"level {self.release.level or '?'} is not releasable: "
+                f"{demands.advice or 'reduce the risk and re-assess'}",
+            )
+        elif demands is not None and blocked:
+            yield _warning("stage_pending", blocked)
+        elif demands is not None:
+            for target in self.policy.targets:
+                yield from self.target(target, demands, *customer_gate)
+        yield from self.timeline(gate)
+        yield from self.publication()
+        yield from self.leftover_frozen()
+
+    def demands(self) -> tuple[LevelDemands | None, Problem | None]:
+        if self.release.demands is not None:
+            return self.release.demands, None
+        if self.policy.risk is not None:
+            return None, Problem(
+                "not_assessed",
+                f"release {self.release.version} has no risk assessment: assess it to plan its "
+                "targets (timeline tasks are planned without it)",
+            )
+        try:
+            outcome = assess(
+                self.policy,
+                impact=None,
+                likelihood=None,
+                changes=[
+                    ChangeFacts(c.kind, c.significant, c.reversible, c.title)
+                    for c in self.release.changes
+                ],
+                kind=self.release.kind,
+                hotfix_reason=self.release.hotfix_reason or None,
+            )
+        except ValidationFailed as exc:
+            return None, Problem("not_assessed", exc.message)
+        return outcome.demands, None
+
+    def blackouts(self) -> tuple[Blackouts, list[Problem]]:
+        sources: list[BlackoutSource] = []
+        problems: list[Problem] = []
+        for spec in self.policy.blackouts:
+            zone = spec.zone or self.policy.zone
+            if spec.dates is not None:
+                last = spec.dates.to or spec.dates.from_
+                reason = spec.reason or f"blackout {spec.dates.from_}..{last}"
+                sources.append(FixedDates(spec.dates.from_, last, zone, reason))
+            elif spec.yearly is not None:
+                last_md = spec.yearly.to or spec.yearly.from_
+                reason = spec.reason or f"yearly blackout {spec.yearly.from_}..{last_md}"
+                sources.append(YearlyDates(spec.yearly.from_, last_md, zone, reason))
+            elif spec.holidays is not None:
+                h = spec.holidays
+                sources.append(PublicHolidays(h.country, zone, h.subdiv, h.language))
+            elif spec.ics is not None:
+                text = self.facts.calendars.get(spec.ics)
+                if text is None:
+                    problems.append(
+                        Problem(
+                            "calendar_missing",
+                            f"blackout calendar {spec.ics!r} was not found: its blackouts are "
+                            "not applied",
+                        )
+                    )
+                    continue
+                sources.append(IcsBlackouts(text, zone, spec.reason or None))
+        for freeze in self.facts.freezes:
+            sources.append(Freeze(freeze.start, freeze.end, f"change freeze: {freeze.reason}"))
+        return Blackouts(sources), problems
+
+    def public_holidays(self) -> frozenset[dt.date]:
+        """Public holiday dates of the policy's holiday blackouts: not working days for
+        'previous working day' deadlines."""
+        year = self.release.target_date.year
+        days: set[dt.date] = set()
+        for spec in self.policy.blackouts:
+            if spec.holidays is not None:
+                table: Any = holidays_lib.country_holidays(
+                    spec.holidays.country,
+                    subdiv=spec.holidays.subdiv,
+                    years=range(year - 1, year + 4),
+                )
+                days.update(table.keys())
+        return frozenset(days)
+
+    def approval_gate(self) -> tuple[dt.datetime, str]:
+        approved = self.facts.approvals_complete_at
+        if approved is None:
+            return self.now, "approval (pending)"
+        return ensure_aware(approved), f"approval ({short_local(approved, self.policy.zone)})"
+
+    # -- stages --------------------------------------------------------------------------
+
+    def stages(
+        self, gate: dt.datetime, gate_reason: str
+    ) -> tuple[list[Step], tuple[dt.datetime, str], str]:
+        steps: list[Step] = []
+        pending: list[str] = []
+        zone = self.policy.zone
+        for stage in self.policy.stages:
+            planned_day = stage.lasts.apply(self.release.target_date)
+            planned_end = combine_local(planned_day, TASK_TIME, zone)
+            passed = self.facts.stage_passes.get(stage.name)
+            role = stage.approval.replace("_", " ")
+            payload = {
+                "stage": stage.name,
+                "approval": stage.approval,
+                "gates": stage.gates,
+                "planned_end": _iso(planned_end),
+                "passed_at": _iso(passed),
+            }
+            if passed is not None:
+                passed = ensure_aware(passed)
+                if passed > gate:
+                    gate, gate_reason = (
+                        passed,
+                        f"{stage.name} passed ({short_local(passed, zone)})",
+                    )
+                reason = f"passed {short_local(passed, zone)} with {role} approval"
+            else:
+                reason = (
+                    f"planned to end {short_local(planned_end, zone)} "
+                    f"({stage.lasts.describe()} from the release date); needs {role} approval "
+                    "before any customer is scheduled or notified"
+                )
+                pending.append(
+                    f"stage {stage.name} has not passed (planned to end "
+                    f"{short_local(planned_end, zone)}, {role} approval): no customer is "
+                    "scheduled or notified until it passes"
+                )
+            steps.append(
+                Step(
+                    key=f"{self.rid}:stage:{stage.name}",
+                    kind=StepKind.STAGE_GATE,
+                    due_at=passed if passed is not None else planned_end,
+                    zone=zone,
+                    label=f"Stage {stage.name.replace('_', ' ')} passes",
+                    reason=reason,
+                    audience=f"role:{stage.approval}",
+                    payload=payload,
+                    status="frozen" if passed is not None else "planned",
+                )
+            )
+        return steps, (gate, gate_reason), "; ".join(pending)
+
+    # -- targets -------------------------------------------------------------------------
+
+    def select(self, target: TargetSpec) -> list[InstanceSnapshot]:
+        sel = target.instances
+        slugs = set(sel.instances) if sel.instances is not None else None
+        found = []
+        for inst in self.catalogue.instances:
+            if inst.product_id not in self.products:
+                continue
+            if sel.kind is not None and inst.kind != sel.kind:
+                continue
+            if sel.ring is not None and inst.ring != sel.ring:
+                continue
+            if sel.product is not None:
+                product = self.catalogue.product_by_id.get(inst.product_id)
+                if product is None or product.slug != sel.product:
+                    continue
+            if slugs is not None and inst.slug not in slugs:
+                continue
+            found.append(inst)
+        return sorted(found, key=lambda i: i.id)
+
+    def zone_of(self, target: TargetSpec, inst: InstanceSnapshot) -> str:
+        if target.zone == "policy":
+            return self.policy.zone
+        if target.zone != "instance":
+            return target.zone
+        if inst.zone:
+            return inst.zone
+        owner = self.catalogue.customer_by_id.get(inst.owner_id) if inst.owner_id else None
+        return owner.zone if owner is not None and owner.zone else self.policy.zone
+
+    def notice_for(self, target: TargetSpec, demands: LevelDemands) -> _Notice | None:
+        level = demands.notice
+        urgent = self.release.urgent
+        leads: list[tuple[dt.timedelta, dt.timedelta, str]] = []
+        if level is not None:
+            lead = level.urgent_lead if urgent and level.urgent_lead is not None else level.lead
+            leads.append((lead, level.margin, level.to or ""))
+        if target.notice is not None and not self.release.is_hotfix:
+            n = target.notice
+            lead = n.urgent_lead if urgent and n.urgent_lead is not None else n.lead
+            leads.append((lead, n.margin, n.to))
+        afterwards = level.afterwards.to if level is not None and level.afterwards else ""
+        if not leads:
+            return None
+        lead = max(x[0] for x in leads)
+        margin = max(x[1] for x in leads)
+        to = next((x[2] for x in leads if x[0] == lead and x[2]), "") or next(
+            (x[2] for x in leads if x[2]), ""
+        )
+        return _Notice(Duration(lead), Duration(margin), to, afterwards)
+
+    def contract_of(
+        self, target: TargetSpec, inst: InstanceSnapshot
+    ) -> tuple[dt.timedelta | None, OwnWindow | None]:
+        """The strictest contract terms that apply to the instance: its owner's, or for a
+        shared instance the longest notice among the customers using it."""
+        by_id = self.catalogue.customer_by_id
+        if inst.owner_id is not None:
+            owner = by_id.get(inst.owner_id)
+            if owner is None:
+                return None, None
+            return owner.contract.notice_lead, owner.contract.window
+        leads = [
+            c.contract.notice_lead
+            for sub in self.catalogue.subscribers_by_instance.get(inst.id, ())
+            if sub.product_id in self.products
+            and (c := by_id.get(sub.customer_id)) is not None
+            and c.contract.notice_lead is not None
+        ]
+        return (max(leads) if leads else None), None
+
+    def target(
+        self, target: TargetSpec, demands: LevelDemands, gate: dt.datetime, gate_reason: str
+    ) -> Iterator[Step | Problem]:
+        instances = self.select(target)
+        if not instances:
+            yield _warning(
+                "no_instances",
+                f"target {target.name}: no instance of the release's products matches "
+                f"{target.instances.model_dump(exclude_none=True) or 'the selector'}",
+            )
+            return
+        base_notice = self.notice_for(target, demands)
+        groups: dict[tuple[Any, ...], _Group] = {}
+        for inst in instances:
+            if inst.id in self.seen_instances:
+                yield _warning(
+                    "instance_in_two_targets",
+                    f"instance {inst.slug} is in targets {self.seen_instances[inst.id]} and "
+                    f"{target.name}: planned by {self.seen_instances[inst.id]} only",
+                )
+                continue
+            self.seen_instances[inst.id] = target.name
+            zone = self.zone_of(target, inst)
+            notice = base_notice
+            contract_lead, contract_window = self.contract_of(target, inst)
+            if (
+                notice is not None
+                and notice.to
+                and contract_lead is not None
+                and contract_lead > notice.lead.delta
+            ):
+                notice = dataclasses.replace(notice, lead=Duration(contract_lead))
+            own = None if self.release.is_hotfix else (inst.window or contract_window)
+            key = (zone, own, notice)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Group(target, zone, own, notice, [])
+            group.instances.append(inst)
+        for group in groups.values():
+            yield from self.group(group, demands, gate, gate_reason)
+
+    def consent_rule(self, target: TargetSpec, zone: str) -> ConsentRule | None:
+        consent = target.consent
+        if consent is None or not self.consent_allowed(consent):
+            return None
+        where = {"slot": zone, "policy": self.policy.zone}.get(consent.zone, consent.zone)
+        return ConsentRule(consent.deadline_rule(), where, self.holidays)
+
+    def consent_allowed(self, consent: ConsentSpec) -> bool:
+        if not self.release.is_hotfix:
+            return True
+        if self.release.hotfix_reason == "security" and not consent.opt_out_allowed.security:
+            return False
+        return consent.opt_out_allowed.hotfix
+
+    def series_for(
+        self,
+        group: _Group,
+        demands: LevelDemands,
+        gate: dt.datetime,
+        gate_reason: str,
+        *,
+        delivered: dict[str, dt.datetime] | None = None,
+    ) -> SlotSeries:
+        target, zone = group.target, group.zone
+        lead = group.notice.lead if group.notice else Duration(dt.timedelta(0))
+        margin = group.notice.margin if group.notice else Duration(dt.timedelta(hours=1))
+        consent = self.consent_rule(target, zone)
+        not_before = local_midnight(self.release.target_date, zone)
+        window_name = target.window or demands.window
+        lane = self.policy.hotfix
+        if self.release.is_hotfix:
+            return SlotSeries(
+                anytime_series(
+                    zone,
+                    self.blackout_set,
+                    gate=gate,
+                    now=self.now,
+                    not_before=not_before,
+                    lead=lead,
+                    margin=margin,
+                    consent=consent,
+                    hotfix=self.release.hotfix_reason or "a",
+                    override_reason=self.release.blackout_override_reason,
+                    waives_blackouts=lane is not None and "blackouts" in lane.waives,
+                )
+            )
+        if target.cycle is not None:
+            lead_ok = self._delivered_check(delivered, group.notice)
+            return SlotSeries(
+                cycle_series(
+                    target.cycle.cadence(),
+                    target.cycle_offset(),
+                    zone,
+                    self.blackout_set,
+                    first_cycle_from=self.release.target_date,
+                    gate=gate,
+                    gate_reason=gate_reason,
+                    now=self.now,
+                    lead=lead,
+                    margin=margin,
+                    consent=consent,
+                    is_delivered=lead_ok,
+                )
+            )
+        rule: WindowRule | None = None
+        window_zone = zone
+        if group.own_window is not None:
+            own = group.own_window
+            rule = parse_window(f"weekly on {own.weekday} {own.start}-{own.end}")
+            window_zone = own.zone or zone
+            window_name = "own window"
+        elif window_name != "anytime":
+            spec = self.policy.windows[window_name]
+            rule = spec.rule()
+            window_zone = spec.zone or zone
+        if rule is None:
+            return SlotSeries(
+                anytime_series(
+                    zone,
+                    self.blackout_set,
+                    gate=gate,
+                    now=self.now if not delivered else gate,
+                    not_before=not_before,
+                    lead=lead,
+                    margin=margin,
+                    consent=consent,
+                    hotfix="",
+                    override_reason="",
+                    waives_blackouts=False,
+                )
+            )
+        return SlotSeries(
+            window_series(
+                rule,
+                window_zone,
+                self.blackout_set,
+                gate=gate,
+                now=self.now,
+                not_before=not_before,
+                lead=lead,
+                margin=margin,
+                consent=consent,
+                window_name=window_name,
+                is_delivered=self._delivered_check(delivered, group.notice),
+            )
+        )
+
+    def _delivered_check(
+        self, delivered: dict[str, dt.datetime] | None, notice: _Notice | None
+    ) -> Callable[[dt.date, dt.datetime], bool] | None:
+        if not delivered or notice is None:
+            return None
+        lead = notice.lead.delta
+
+        def check(day: dt.date, start: dt.datetime) -> bool:
+            at = delivered.get(day.isoformat())
+            return at is not None and ensure_aware(at) <= start - lead
+
+        return check
+
+    def group(
+        self, group: _Group, demands: LevelDemands, gate: dt.datetime, gate_reason: str
+    ) -> Iterator[Step | Problem]:
+        series = self.series_for(group, demands, gate, gate_reason)
+        for inst in group.instances:
+            own_series = series
+            if inst.id in self.delivered:
+                own_series = self.series_for(
+                    group, demands, gate, gate_reason, delivered=self.delivered[inst.id]
+                )
+            yield from self.instance(group, inst, own_series, demands, gate)
+
+    # -- one instance ----------------------------------------------------------------------
+
+    def instance(
+        self,
+        group: _Group,
+        inst: InstanceSnapshot,
+        series: SlotSeries,
+        demands: LevelDemands,
+        gate: dt.datetime,
+    ) -> Iterator[Step | Problem]:
+        target = group.target
+        base = f"{self.rid}:i{inst.id}"
+        upgrade_key = f"{base}:upgrade"
+        consent = (
+            target.consent if target.consent and self.consent_allowed(target.consent) else None
+        )
+        frozen = self.facts.frozen(upgrade_key)
+        carried: list[str] = []
+        carried_dates: list[str] = []
+        carry_time: dt.datetime | None = None
+        state = ""
+        decided: ConsentFact | None = None
+        slot: SlotInfo | None
+        if frozen is not None:
+            lead = group.notice.lead if group.notice else Duration(dt.timedelta(0))
+            margin = group.notice.margin if group.notice else Duration(dt.timedelta(hours=1))
+            slot = single_slot(
+                frozen.due_at,
+                group.zone,
+                f"already {frozen.state}",
+                lead=lead,
+                margin=margin,
+                gate=gate,
+                consent=self.consent_rule(target, group.zone),
+            )
+        else:
+            index = 0
+            streak = self.facts.opt_out_streaks.get(inst.id, 0)
+            used: set[int] = set()
+            while True:
+                slot = series.get(index)
+                if slot is None or index > _MAX_CARRIES:
+                    yield from self.no_slot(target, inst, base, carried)
+                    return
+                if consent is None or slot.deadline is None or slot.unmeetable:
+                    break
+                outcome = self.consent_outcome(target, consent, inst, slot, index, streak, used)
+                if isinstance(outcome, Problem):
+                    yield outcome
+                    outcome = None
+                if outcome is None:
+                    break
+                kind, text, fact, when = outcome
+                if kind == "carry":
+                    carried.append(text)
+                    carried_dates.append(slot.date_key)
+                    carry_time = when
+                    if fact is not None and fact.decision != "approved":
+                        streak += 1
+                    index += 1
+                    continue
+                state, decided = kind, fact
+                break
+        assert slot is not None
+        yield from self.slot_steps(
+            group, inst, slot, demands, carried, carried_dates, carry_time, state, decided
+        )
+
+    def consent_outcome(
+        self,
+        target: TargetSpec,
+        consent: ConsentSpec,
+        inst: InstanceSnapshot,
+        slot: SlotInfo,
+        index: int,
+        streak: int,
+        used: set[int],
+    ) -> tuple[str, str, ConsentFact | None, dt.datetime] | Problem | None:
+        """What the customer's decisions mean for this slot: ("carry", why, fact, when),
+        ("approved"|"opted_in", …) or None (undecided), or a warning."""
+        assert slot.deadline is not None
+        facts = self.consents.get((target.name, inst.id), [])
+        deadline = slot.deadline
+        for position, fact in enumerate(facts):
+            if position in used:
+                continue
+            applies = fact.slot_date is None or fact.slot_date == slot.local_date
+            if not applies:
+                continue
+            received = ensure_aware(fact.received_at)
+            if consent.mode == "approve":
+                if fact.decision == "approved" and received <= deadline:
+                    return ("approved", "", fact, received)
+                continue
+            if fact.decision not in ("opted_out", "postponed"):
+                continue
+            if received > deadline:
+                if fact.slot_date is not None:
+                    used.add(position)
+                    return _warning(
+                        "opt_out_after_deadline",
+                        f"{inst.slug}: the opt-out received {short_local(received, slot.deadline_zone)} "
+                        f"came after the deadline {slot.deadline_text} and does not count",
+                        f"{self.rid}:i{inst.id}:consent_deadline:{slot.date_key}",
+                    )
+                continue
+            used.add(position)
+            limit = self.opt_out_limit(consent, inst)
+            if limit is not None and streak >= limit:
+                return _warning(
+                    "opt_out_limit",
+                    f"{inst.slug}: opt-out refused, {streak} consecutive opt-outs already "
+                    f"(limit {limit}); the upgrade goes ahead and customer success is alerted",
+                    f"{self.rid}:i{inst.id}:upgrade",
+                )
+            channel = f" via {fact.channel}" if fact.channel else ""
+            return (
+                "carry",
+                f"carried to the next cycle: opted out {short_local(received, slot.deadline_zone)}"
+                f"{channel}, before the deadline {slot.deadline_text}",
+                fact,
+                received,
+            )
+        if (
+            consent.mode == "approve"
+            and consent.effective_silence == "wait"
+            and self.now > deadline
+        ):
+            return (
+                "carry",
+                f"carried to the next cycle: not accepted by {slot.deadline_text}",
+                None,
+                deadline,
+            )
+        return None
+
+    def opt_out_limit(self, consent: ConsentSpec, inst: InstanceSnapshot) -> int | None:
+        limits = [consent.max_consecutive_opt_outs]
+        if inst.owner_id is not None:
+            owner = self.catalogue.customer_by_id.get(inst.owner_id)
+            if owner is not None:
+                limits.append(owner.contract.max_consecutive_opt_outs)
+        found = [x for x in limits if x is not None]
+        return min(found) if found else None
+
+    def no_slot(
+        self, target: TargetSpec, inst: InstanceSnapshot, base: str, carried: list[str]
+    ) -> Iterator[Step | Problem]:
+        why = f"no usable slot for target {target.name} within {_MAX_CARRIES} cycles/windows"
+        if carried:
+            why += "; " + "; ".join(carried[-3:])
+        zone = self.zone_of(target, inst)
+        key = f"{base}:upgrade"
+        yield Problem("no_slot", f"{inst.slug}: {why}", key)
+        yield self.emit(
+            Step(
+                key=key,
+                kind=StepKind.UPGRADE,
+                due_at=self.now,
+                zone=zone,
+                label=f"Upgrade {inst.slug} to {self.release.version}",
+                reason=why,
+                target=target.name,
+                instance_id=inst.id,
+                customer_id=inst.owner_id,
+                status="unmeetable",
+            )
+        )
+
+    def who(self, name: str, inst: InstanceSnapshot) -> recipients.Resolved:
+        return recipients.resolve(
+            name, catalogue=self.catalogue, product_ids=self.products, instances=[inst]
+        )
+
+    def slot_steps(
+        self,
+        group: _Group,
+        inst: InstanceSnapshot,
+        slot: SlotInfo,
+        demands: LevelDemands,
+        carried: list[str],
+        carried_dates: list[str],
+        carry_time: dt.datetime | None,
+        state: str,
+        decided: ConsentFact | None,
+    ) -> Iterator[Step | Problem]:
+        target = group.target
+        consent = target.consent
+        consent_on = consent is not None and self.consent_allowed(consent)
+        base = f"{self.rid}:i{inst.id}"
+        upgrade_key = f"{base}:upgrade"
+        zone = slot.zone
+        common: dict[str, Any] = {
+            "target": target.name,
+            "instance_id": inst.id,
+            "customer_id": inst.owner_id,
+            "zone": zone,
+        }
+        if id(slot) not in self.warned_slots:
+            self.warned_slots.add(id(slot))
+            for code, message in slot.warnings:
+                yield _warning(code, f"target {target.name}: {message}", upgrade_key)
+        if slot.override:
+            yield _warning("blackout_overridden", f"{inst.slug}: {slot.override}", upgrade_key)
+        if slot.unmeetable:
+            yield Problem("slot_in_blackout", f"{inst.slug}: {slot.unmeetable}", upgrade_key)
+        for other in self.other_slots.get(inst.id, ()):
+            other_end = other.end or other.start + dt.timedelta(minutes=1)
+            own_end = slot.end or slot.start + dt.timedelta(minutes=1)
+            if other.start < own_end and slot.start < other_end:
+                yield _warning(
+                    "conflict_other_release",
+                    f"{inst.slug}: release {other.release_version} is also planned on this "
+                    f"instance at {short_local(other.start, zone)}, in the same window as this "
+                    f"release ({slot.start_text}); two releases in one window",
+                    upgrade_key,
+                )
+
+        # -- upgrade
+        reason = slot.reason
+        if carried:
+            reason += "; " + "; ".join(carried)
+        requires: list[str] = []
+        status: Literal["planned", "frozen", "unmeetable"] = "planned"
+        if slot.unmeetable:
+            status = "unmeetable"
+            reason += f"; {slot.unmeetable}"
+        if slot.override:
+            reason += f"; {slot.override}"
+        if consent_on and consent is not None and slot.deadline is not None:
+            if consent.mode == "approve":
+                if state == "approved" and decided is not None:
+                    reason += (
+                        f"; accepted {short_local(decided.received_at, slot.deadline_zone)}, "
+                        f"before the deadline {slot.deadline_text}"
+                    )
+                else:
+                    reason += f"; only if accepted by {slot.deadline_text}"
+                    requires.append(f"consent:{slot.date_key}")
+                if not slot.deadline_ok:
+                    status = "unmeetable"
+            else:
+                reason += f"; unless opted out by {slot.deadline_text} (silence means proceed)"
+        if slot.notice is not None:
+            requires.append(f"notice:{slot.date_key}")
+        late_after = slot.end
+        if late_after is None and target.late_after is not None:
+            late_after = slot.start + target.late_after
+        if self.max_upgrade is None or slot.start > self.max_upgrade:
+            self.max_upgrade = slot.start
+        yield self.emit(
+            Step(
+                key=upgrade_key,
+                kind=StepKind.UPGRADE,
+                due_at=slot.start,
+                zone=zone,
+                label=f"Upgrade {inst.slug} to {self.release.version}",
+                reason=reason,
+                target=target.name,
+                instance_id=inst.id,
+                customer_id=inst.owner_id,
+                ends_at=slot.end,
+                late_after=late_after,
+                payload={
+                    **common,
+                    "slot_date": slot.date_key,
+                    "requires": requires,
+                    "carried_from": carried_dates,
+                    "consent": state or ("pending" if consent_on and consent else "none"),
+                    "blackout_override": slot.override or None,
+                },
+                status=status,
+            )
+        )
+
+        # -- notice before
+        notice = group.notice
+        if slot.notice is not None and notice is not None:
+            times = slot.notice
+            who = self.who(notice.to, inst)
+            key = f"{base}:notice:{slot.date_key}"
+            delivered = self.facts.notices_delivered.get(key)
+            yield self.emit(
+                Step(
+                    key=key,
+                    kind=StepKind.NOTICE,
+                    due_at=times.send_at,
+                    zone=zone,
+                    label=f"Notice: {inst.slug} upgrade on {slot.start_text}",
+                    reason=(
+                        f"{notice.lead.describe()} before the start ({slot.start_text}): "
+                        f"delivered by {short_local(times.must_deliver_by, zone)} = "
+                        f"{format_utc(times.must_deliver_by)}, sent {notice.margin.describe()} "
+                        "earlier"
+                    ),
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=notice.to,
+                    late_after=times.must_deliver_by,
+                    payload={
+                        **common,
+                        **who.as_payload(),
+                        "to": notice.to,
+                        "lead": str(notice.lead),
+                        "deliver_by": _iso(times.must_deliver_by),
+                        "slot_start": _iso(slot.start),
+                        "consent_deadline": _iso(slot.deadline),
+                        "opt_out_allowed": consent_on if consent else None,
+                        "delivered_at": _iso(delivered),
+                    },
+                )
+            )
+
+        # -- the customer is told the new date when carried
+        if carried and carry_time is not None:
+            to = (
+                (consent.by if consent and consent.by else "")
+                or (notice.to if notice else "")
+                or "instance_contacts"
+            )
+            who = self.who(to, inst)
+            yield self.emit(
+                Step(
+                    key=f"{base}:notice:moved:{slot.date_key}",
+                    kind=StepKind.NOTICE,
+                    due_at=carry_time,
+                    zone=zone,
+                    label=f"Your date moved: {inst.slug} now {slot.start_text}",
+                    reason=carried[-1] + f"; the new date is {slot.start_text}",
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=to,
+                    payload={
+                        **common,
+                        **who.as_payload(),
+                        "to": to,
+                        "new_slot_start": _iso(slot.start),
+                        "moved_from": carried_dates,
+                    },
+                )
+            )
+
+        # -- consent deadline and reminder
+        if consent_on and consent is not None and slot.deadline is not None:
+            by = consent.by or (notice.to if notice else "") or "instance_contacts"
+            who = self.who(by, inst)
+            deadline_key = f"{base}:consent_deadline:{slot.date_key}"
+            noun = "Opt-out" if consent.mode == "opt_out" else "Acceptance"
+            decision = state or "pending"
+            if not slot.deadline_ok:
+                yield Problem(
+                    "deadline_not_before_start",
+                    f"{inst.slug}: {slot.deadline_reason}",
+                    deadline_key,
+                )
+            yield self.emit(
+                Step(
+                    key=deadline_key,
+                    kind=StepKind.CONSENT_DEADLINE,
+                    due_at=slot.deadline,
+                    zone=slot.deadline_zone,
+                    label=f"{noun} deadline: {inst.slug} upgrade on {slot.start_text}",
+                    reason=(
+                        f"{slot.deadline_reason}; silence means "
+                        f"{consent.effective_silence}"
+                        + (f"; {decision}" if decision != "pending" else "")
+                    ),
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=by,
+                    payload={
+                        **common,
+                        **who.as_payload(),
+                        "mode": consent.mode,
+                        "silence": consent.effective_silence,
+                        "decision": decision,
+                        "decided_at": _iso(decided.received_at) if decided else None,
+                        "slot_start": _iso(slot.start),
+                    },
+                    status="planned" if slot.deadline_ok else "unmeetable",
+                )
+            )
+            reminder = consent.reminder_before()
+            if reminder is not None and decided is None and slot.deadline_ok:
+                yield self.emit(
+                    Step(
+                        key=f"{base}:reminder:{slot.date_key}",
+                        kind=StepKind.REMINDER,
+                        due_at=slot.deadline - reminder.delta,
+                        zone=slot.deadline_zone,
+                        label=f"Reminder: {noun.lower()} deadline {slot.deadline_text}",
+                        reason=f"{reminder.describe()} before the deadline {slot.deadline_text}",
+                        target=target.name,
+                        instance_id=inst.id,
+                        customer_id=inst.owner_id,
+                        audience=by,
+                        late_after=slot.deadline,
+                        payload={**common, **who.as_payload(), "deadline": _iso(slot.deadline)},
+                    )
+                )
+
+        # -- verify and confirm
+        checks = list(demands.verification) or (
+            list(self.policy.verification.after) if self.policy.verification else []
+        )
+        verify_key = f"{base}:verify"
+        if checks:
+            yield self.emit(
+                Step(
+                    key=verify_key,
+                    kind=StepKind.VERIFY,
+                    due_at=slot.start,
+                    zone=zone,
+                    label=f"Verify {inst.slug}: {', '.join(checks)}",
+                    reason="verified after the upgrade",
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    payload={
+                        **common,
+                        "after": upgrade_key,
+                        "checks": checks,
+                        "on_failure": (
+                            self.policy.verification.on_failure
+                            if self.policy.verification
+                            else "revert_release"
+                        ),
+                    },
+                )
+            )
+        if target.confirm is not None:
+            after = verify_key if checks and target.confirm.after == "verified" else upgrade_key
+            who = self.who(target.confirm.to, inst)
+            yield self.emit(
+                Step(
+                    key=f"{base}:confirm",
+                    kind=StepKind.CONFIRM,
+                    due_at=slot.start,
+                    zone=zone,
+                    label=f"Confirm the upgrade of {inst.slug}",
+                    reason=f"after the upgrade is {target.confirm.after}",
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=target.confirm.to,
+                    payload={**common, **who.as_payload(), "after": after},
+                )
+            )
+        if notice is not None and notice.afterwards_to and self.release.is_hotfix:
+            who = self.who(notice.afterwards_to, inst)
+            yield self.emit(
+                Step(
+                    key=f"{base}:notice:afterwards",
+                    kind=StepKind.NOTICE,
+                    due_at=slot.start,
+                    zone=zone,
+                    label=f"Tell {notice.afterwards_to.replace('_', ' ')} about the hotfix",
+                    reason="hotfix without advance notice: affected people are told afterwards",
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=notice.afterwards_to,
+                    payload={**common, **who.as_payload(), "after": upgrade_key},
+                )
+            )
+        for spec in target.messages:
+            who = self.who(spec.to, inst)
+            yield self.emit(
+                Step(
+                    key=f"{base}:send:{spec.notes}",
+                    kind=StepKind.SEND,
+                    due_at=slot.start,
+                    zone=zone,
+                    label=f"Send the {spec.notes} release notes to {spec.to.replace('_', ' ')}",
+                    reason=f"on the release day ({slot.start_text})",
+                    target=target.name,
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=spec.to,
+                    payload={**common, **who.as_payload(), "notes": spec.notes},
+                )
+            )
+        yield from self.documentation(inst, slot, common, upgrade_key)
+
+    def documentation(
+        self, inst: InstanceSnapshot, slot: SlotInfo, common: dict[str, Any], after: str
+    ) -> Iterator[Step]:
+        spec = self.policy.documentation
+        if spec is None or inst.kind != "white_label":
+            return
+        owner = self.catalogue.customer_by_id.get(inst.owner_id) if inst.owner_id else None
+        who_updates: str = spec.white_label
+        if who_updates == "per_customer":
+            who_updates = (owner.contract.docs_responsibility if owner else None) or "vendor"
+        name = owner.name if owner else inst.slug
+        key = f"{self.rid}:i{inst.id}:docs"
+        if who_updates == "vendor":
+            yield self.emit(
+                Step(
+                    key=key,
+                    kind=StepKind.TASK,
+                    due_at=slot.start,
+                    zone=slot.zone,
+                    label=f"Update the white-label documentation of {name}",
+                    reason=f"the vendor updates {name}'s documentation (white_label: {spec.white_label})",
+                    target=common["target"],
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience=f"role:{spec.team}",
+                    payload={**common, "owners": [spec.team], "after": after},
+                )
+            )
+        else:
+            who = self.who("oem_partner_contacts", inst)
+            yield self.emit(
+                Step(
+                    key=key,
+                    kind=StepKind.SEND,
+                    due_at=slot.start,
+                    zone=slot.zone,
+                    label=f"Send the release notes to {name} for their documentation",
+                    reason=f"{name} updates its own white-label documentation",
+                    target=common["target"],
+                    instance_id=inst.id,
+                    customer_id=inst.owner_id,
+                    audience="oem_partner_contacts",
+                    payload={**common, **who.as_payload(), "notes": spec.notes, "after": after},
+                )
+            )
+
+    # -- timeline, hypercare, publication ------------------------------------------------
+
+    def condition_holds(self, entry: TimelineEntry) -> bool:
+        when = entry.when
+        if when is None:
+            return True
+        if when == "any_change_significant":
+            return self.release.any_change_significant
+        if when == "any_change_irreversible":
+            return any(not c.reversible for c in self.release.changes)
+        if when == "hotfix":
+            return self.release.is_hotfix
+        return not self.release.is_hotfix
+
+    def timeline(self, gate: dt.datetime) -> Iterator[Step | Problem]:
+        zone = self.policy.zone
+        day = self.release.target_date
+        used: dict[str, int] = {}
+        for entry in self.policy.timeline:
+            if not self.condition_holds(entry):
+                continue
+            if entry.hypercare is not None:
+                hc = entry.hypercare
+                period = period_around(day, hc.from_, hc.until, zone)
+                yield self.emit(
+                    Step(
+                        key=self.unique(f"{self.rid}:hypercare", used),
+                        kind=StepKind.HYPERCARE,
+                        due_at=period.start_utc,
+                        zone=zone,
+                        label=f"Hypercare: {hc.note}" if hc.note else "Hypercare",
+                        reason=(
+                            f"{period.first_day.isoformat()} to {period.last_day.isoformat()} "
+                            f"inclusive ({hc.from_.describe()} to {hc.until.describe()})"
+                        ),
+                        ends_at=period.end_utc,
+                        audience="internal",
+                        payload={
+                            "first_day": period.first_day.isoformat(),
+                            "last_day": period.last_day.isoformat(),
+                            "note": hc.note,
+                        },
+                    )
+                )
+                continue
+            kind, label, audience, key_part, extra = self.entry_text(entry)
+            payload: dict[str, Any] = {**extra, "when": entry.when}
+            if entry.after is not None:
+                done = self.facts.release_completed_at
+                due = done or self.max_upgrade or combine_local(day, TASK_TIME, zone)
+                payload["waits_for"] = entry.after
+                reason = (
+                    f"as soon as the release is completed ({short_local(done, zone)})"
+                    if done
+                    else "as soon as the release is completed (waits for that event; "
+                    f"expected around {short_local(due, zone)})"
+                )
+            else:
+                assert entry.at is not None
+                time = dt.time.fromisoformat(entry.time.zfill(5)) if entry.time else TASK_TIME
+                due = entry.at.at(day, time, zone)
+                reason = (
+                    f"{entry.at.describe()} from the release date {day.isoformat()}, {time:%H:%M}"
+                    + ("" if entry.time else " (the default time for date-only tasks)")
+                )
+                if entry.when:
+                    reason += f"; because {entry.when.replace('_', ' ')}"
+            yield self.emit(
+                Step(
+                    key=self.unique(f"{self.rid}:{kind}:{key_part}", used),
+                    kind=kind,
+                    due_at=due,
+                    zone=zone,
+                    label=label,
+                    reason=reason,
+                    audience=audience[:64],
+                    payload=payload,
+                )
+            )
+
+    @staticmethod
+    def unique(key: str, used: dict[str, int]) -> str:
+        count = used.get(key, 0)
+        used[key] = count + 1
+        return key if count == 0 else f"{key}-{count + 1}"
+
+    def entry_text(self, entry: TimelineEntry) -> tuple[str, str, str, str, dict[str, Any]]:
+        if entry.task is not None:
+            return (
+                StepKind.TASK,
+                entry.task,
+                ",".join(f"role:{o}" for o in entry.owners),
+                _slug(entry.task),
+                {"owners": list(entry.owners)},
+            )
+        if entry.publish is not None:
+            p = entry.publish
+            return (
+                StepKind.PUBLISH,
+                f"Publish the {p.notes} release notes on {p.channel.replace('_', ' ')}",
+                p.notes,
+                f"{p.channel}:{p.notes}",
+                {"channel": p.channel, "notes": p.notes},
+            )
+        assert entry.send is not None
+        names = list(entry.send.newsletter)
+        return (
+            StepKind.SEND,
+            f"Send the newsletter to {', '.join(names)}",
+            ",".join(names),
+            "newsletter:" + "+".join(names),
+            {"newsletter": names, "notes": names},
+        )
+
+    def publication(self) -> Iterator[Step]:
+        zone = self.policy.zone
+        for pub in self.policy.publication:
+            cadence = pub.digest.cadence()
+            day = cycle_on_or_after(cadence, self.release.target_date)
+            assert pub.digest.at is not None
+            at = dt.time.fromisoformat(pub.digest.at.zfill(5))
+            due = combine_local(day, at, zone)
+            yield self.emit(
+                Step(
+                    key=f"{self.rid}:digest:{pub.channel}:{pub.audience}",
+                    kind=StepKind.DIGEST,
+                    due_at=due,
+                    zone=zone,
+                    label=f"Publish the {pub.audience} release-notes digest on {pub.channel.replace('_', ' ')}",
+                    reason=f"the first digest ({cadence.text}) on or after the release date",
+                    audience=pub.audience,
+                    payload={
+                        "channel": pub.channel,
+                        "audience": pub.audience,
+                        "day": day.isoformat(),
+                    },
+                )
+            )
