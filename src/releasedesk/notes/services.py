@@ -241,7 +241,9 @@ def edit_note(
             fields={"state": note.state},
         )
     title = " ".join((title or "").split())
-    body = (body or "").replace("\r\n", "\n")
+    # One newline at the end, whatever the form or file sent (files on disk end in one).
+    body = (body or "").replace("\r\n", "\n").rstrip()
+    body = body + "\n" if body else ""
     errors: dict[str, str] = {}
     if not title:
         errors["title"] = "required"
