@@ -297,3 +297,27 @@ def test_newsletter_channel_is_left_for_the_outbox(release: Any, docs_writer: An
         dt.datetime(2027, 6, 1, 7, 0, tzinfo=UTC),
     )
     assert services.handle_one_publication() is False  # not delivered by the notes app
+
+
+def test_publish_audience_fails_closed_until_every_locale_is_signed_off(
+    release: Any, docs_writer: Any
+) -> None:
+    services.compose_notes(release=release, actor=staff(docs_writer))
+    by = _notes(release)
+    services.sign_off_note(note=by[("customers", "en")], actor=staff(docs_writer), user=docs_writer)
+    with pytest.raises(Conflict) as err:
+        services.publish_audience(release=release, audience="customers", actor=staff(docs_writer))
+    assert err.value.message == (
+        "the 'customers' notes of 7.2.0 are not signed off in: de; nothing was published"
+    )
+    assert not ReleaseNote.objects.filter(state="published").exists()
+    services.sign_off_note(note=by[("customers", "de")], actor=staff(docs_writer), user=docs_writer)
+    pubs = services.publish_audience(
+        release=release, audience="customers", actor=staff(docs_writer), channels=["atom_feed"]
+    )
+    assert sorted(p.key for p in pubs) == sorted(
+        f"notes:n{by[('customers', loc)].pk}:atom_feed:r1" for loc in ("de", "en")
+    )
+    with pytest.raises(Conflict) as err:
+        services.publish_audience(release=release, audience="press", actor=staff(docs_writer))
+    assert err.value.fields == {"audience": "no notes"}

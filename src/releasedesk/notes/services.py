@@ -431,6 +431,38 @@ def publish_note(
     return created
 
 
+def publish_audience(
+    *,
+    release: Release,
+    audience: str,
+    actor: Actor,
+    channels: Sequence[str] | None = None,
+    deliver: bool = True,
+) -> list[Publication]:
+    """Publish an audience's notes in every locale (what a timeline `publish` step does).
+
+    Fails closed: when any locale's note is missing or not signed off, nothing is published
+    and the Conflict names them, so the step is blocked and staff are told.
+    """
+    notes = list(ReleaseNote.objects.filter(release=release, audience=audience).order_by("locale"))
+    if not notes:
+        raise Conflict(
+            f"release {release.version} has no {audience!r} notes; compose, edit and sign them off first",
+            fields={"audience": "no notes"},
+        )
+    unsigned = [n.locale for n in notes if n.state == NoteState.DRAFT]
+    if unsigned:
+        raise Conflict(
+            f"the {audience!r} notes of {release.version} are not signed off in: "
+            f"{', '.join(unsigned)}; nothing was published",
+            fields={"state": f"draft: {', '.join(unsigned)}"},
+        )
+    created: list[Publication] = []
+    for note in notes:
+        created += publish_note(note=note, actor=actor, channels=channels, deliver=deliver)
+    return created
+
+
 @transaction.atomic
 def record_white_label(*, note: ReleaseNote | int, customer: Customer, actor: Actor) -> Publication:
     note = _lock(note)
