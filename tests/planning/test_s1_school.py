@@ -146,7 +146,10 @@ def test_hotfix_in_a_blackout_needs_a_recorded_override_reason() -> None:
 
 def test_low_release_on_a_holiday_moves_past_the_blackout() -> None:
     release = school_release(
-        rid=57, impact=1, likelihood=3, changes=(ChangeSnapshot("feature"),),
+        rid=57,
+        impact=1,
+        likelihood=3,
+        changes=(ChangeSnapshot("feature"),),
         target=utc("2027-03-26 00:00").date(),
     )
     result = school_plan(release, "2027-03-26 08:00")

@@ -133,6 +133,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "entry"
 
 
+def _duration(delta: dt.timedelta) -> Duration:
+    """A Duration written the way people say it: 48h up to two days, then days (7d)."""
+    seconds = int(delta.total_seconds())
+    if seconds and seconds % 86400 == 0 and seconds >= 3 * 86400:
+        return Duration(delta, f"{seconds // 86400}d")
+    if seconds and seconds % 3600 == 0:
+        return Duration(delta, f"{seconds // 3600}h")
+    return Duration(delta)
+
+
 def _warning(code: str, message: str, key: str | None = None) -> Problem:
     return Problem(code, message, key, "warning")
 
@@ -451,7 +461,7 @@ class _Planner:
         to = next((x[2] for x in leads if x[0] == lead and x[2]), "") or next(
             (x[2] for x in leads if x[2]), ""
         )
-        return _Notice(Duration(lead), Duration(margin), to, afterwards)
+        return _Notice(_duration(lead), _duration(margin), to, afterwards)
 
     def contract_of(
         self, target: TargetSpec, inst: InstanceSnapshot
@@ -504,7 +514,7 @@ class _Planner:
                 and contract_lead is not None
                 and contract_lead > notice.lead.delta
             ):
-                notice = dataclasses.replace(notice, lead=Duration(contract_lead))
+                notice = dataclasses.replace(notice, lead=_duration(contract_lead))
             own = None if self.release.is_hotfix else (inst.window or contract_window)
             key = (zone, own, notice)
             group = groups.get(key)
