@@ -26,7 +26,8 @@ def test_step1_high_risk_goes_to_the_first_window_with_seven_days_notice() -> No
     release = school_release()
     assert release.level == "high"
     result = school_plan(release, "2027-03-22 09:00")  # Monday 10:00 CET
-    assert result.problems == () and result.warnings == ()
+    assert result.problems == ()
+    assert result.warnings == ()
     steps = result.by_key()
     assert sorted(steps) == ["r54:i10:notice:2027-04-01", "r54:i10:upgrade", "r54:i10:verify"]
 
@@ -48,6 +49,7 @@ def test_step1_high_risk_goes_to_the_first_window_with_seven_days_notice() -> No
         "7 days before the start (2027-04-01 16:00 CEST): delivered by 2027-03-25 15:00 CET = "
         "2027-03-25 14:00 UTC, sent 1 hour earlier"
     )
+    assert notice.late_after is not None
     assert (upgrade.due_at - notice.late_after).total_seconds() == 168 * 3600
 
     verify = steps["r54:i10:verify"]
@@ -70,7 +72,8 @@ def test_step3_low_release_is_planned_immediately_without_notice() -> None:
     release = school_release(impact=1, likelihood=3, changes=(ChangeSnapshot("feature"),))
     assert release.level == "low"
     result = school_plan(release, "2027-03-22 09:00")
-    assert result.problems == () and result.warnings == ()
+    assert result.problems == ()
+    assert result.warnings == ()
     assert [s.kind for s in result.steps] == ["upgrade", "verify"]
     upgrade = result.by_key()["r54:i10:upgrade"]
     assert both(upgrade) == ("2027-03-22 09:00", "2027-03-22 10:00 CET")
@@ -96,7 +99,8 @@ def test_step5_security_hotfix_goes_out_immediately_and_admins_are_told_afterwar
         target=utc("2027-03-23 00:00").date(),
     )
     result = school_plan(release, "2027-03-23 10:00")  # Tuesday 11:00 CET
-    assert result.problems == () and result.warnings == ()
+    assert result.problems == ()
+    assert result.warnings == ()
     steps = result.by_key()
     assert sorted(steps) == ["r55:i10:notice:afterwards", "r55:i10:upgrade", "r55:i10:verify"]
     upgrade = steps["r55:i10:upgrade"]

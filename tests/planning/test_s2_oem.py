@@ -19,7 +19,7 @@ from releasedesk.planning.types import (
     StepFact,
 )
 
-from .conftest import both, in_utc, policy, utc
+from .conftest import both, policy, utc
 
 BERLIN = "Europe/Berlin"
 

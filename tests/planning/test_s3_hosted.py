@@ -68,7 +68,8 @@ def hosted_plan(
 
 def test_step1_upgrade_notice_and_opt_out_deadline() -> None:
     result = hosted_plan("2027-02-01 10:00")
-    assert result.problems == () and result.warnings == ()
+    assert result.problems == ()
+    assert result.warnings == ()
     steps = result.by_key()
     stage = steps["r72:stage:service_acceptance"]
     assert (stage.status, both(stage)) == ("frozen", ("2027-02-01 10:00", "2027-02-01 10:00 GMT"))
@@ -108,6 +109,7 @@ def test_step1_contract_with_longer_notice_wins() -> None:
     assert both(upgrade) == ("2027-02-09 18:00", "2027-02-09 18:00 GMT")
     notice = steps["r72:i31:notice:2027-02-09"]
     assert in_utc(notice.late_after) == "2027-02-06 18:00"  # 72 h, the contract's
+    assert notice.late_after is not None
     assert local(notice.late_after, "Europe/Amsterdam") == "2027-02-06 19:00 CET"
     assert notice.payload["lead"] == "3d"
 

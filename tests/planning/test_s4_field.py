@@ -38,7 +38,8 @@ def field_plan(release: ReleaseSnapshot = RELEASE, **facts: object) -> Plan:
 
 def test_step1_timeline_tasks_at_17_zurich() -> None:
     result = field_plan()
-    assert result.problems == () and result.warnings == ()
+    assert result.problems == ()
+    assert result.warnings == ()
     rows = [(s.kind, s.label, *both(s)) for s in result.steps if s.kind != "hypercare"]
     assert rows == [
         (
