@@ -31,7 +31,7 @@ INTERNAL_2 = "Root cause was the SameSite cookie bug in build 4411"
 INTERNAL_3 = "CVE-2027-1234 reported by pentest firm Redline"
 INTERNAL_SECRETS = (INTERNAL_1, INTERNAL_2, INTERNAL_3, "Kartografix", "build 4411", "Redline")
 
-CHANGES = [
+CHANGES: list[dict[str, Any]] = [
     {
         "kind": "feature",
         "title": "Offline maps",

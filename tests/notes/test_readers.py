@@ -506,3 +506,23 @@ def test_white_label_needs_an_oem(
     )
     with pytest.raises(ValidationFailed):
         selectors.white_label_variant(_note(release, "internal"), catalogue["oem_x"])
+
+
+def test_portal_list_query_count_does_not_grow(
+    make_release: Callable[..., Any], catalogue: dict[str, Any], publish_all: Callable[..., Any]
+) -> None:
+    client = _portal_client(catalogue["r1_contact"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/notes/portal/")
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    publish_all(make_release("7.0.1", title=""))
+    few = count()
+    for i in range(4):
+        publish_all(make_release(f"7.0.{i + 2}", title=""))
+    page = client.get("/notes/portal/").content.decode()
+    assert page.count('href="/notes/portal/') == 5
+    assert count() <= few

@@ -44,6 +44,7 @@ def test_compose_writes_one_note_per_audience_and_locale(release: Any, docs_writ
                 assert secret not in note.body, (key, secret)
     event = AuditEvent.objects.get(action="notes.composed")
     assert event.scope == f"release:{release.pk}"
+    assert event.after is not None
     assert [r["outcome"] for r in event.after["notes"]] == ["created"] * 6
 
 
@@ -87,12 +88,9 @@ def test_recompose_follows_changes_until_someone_edits(release: Any, docs_writer
     assert "- **Bigger buttons** — Easier to tap." in by[("customers", "en")].body
     assert by[("customers", "en")].revision == 2
     assert by[("customers", "de")].body == "Hand body\n"  # edited by hand: kept
-    outcomes = {
-        (r["audience"], r["locale"]): r["outcome"]
-        for r in AuditEvent.objects.filter(action="notes.composed")
-        .order_by("-id")[0]
-        .after["notes"]
-    }
+    last = AuditEvent.objects.filter(action="notes.composed").order_by("-id")[0].after
+    assert last is not None
+    outcomes = {(r["audience"], r["locale"]): r["outcome"] for r in last["notes"]}
     assert outcomes[("customers", "de")] == "kept"
     assert outcomes[("customers", "en")] == "recomposed"
 

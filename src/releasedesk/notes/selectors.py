@@ -235,7 +235,11 @@ def best_notes(
 
 def portal_notes(contact: Contact) -> list[ReleaseNote]:
     """The notes a portal contact reads: published, their tiers, their organisation's products."""
-    qs = ReleaseNote.objects.for_user(contact).select_related("release", "release__policy")
+    qs = (
+        ReleaseNote.objects.for_user(contact)
+        .select_related("release", "release__policy")
+        .prefetch_related("release__products")
+    )
     return best_notes(qs.distinct(), tiers=contact_tiers(contact), locale=contact.effective_locale)
 
 
@@ -291,7 +295,9 @@ def notes_between(
         notes = list(
             ReleaseNote.objects.filter(
                 release__products=sub.product, state=NoteState.PUBLISHED, tier__in=tiers
-            ).select_related("release", "release__policy")
+            )
+            .select_related("release", "release__policy")
+            .prefetch_related("release__products")
         )
         chosen = best_notes(notes, tiers=tiers, locale=customer.locale)
         low = version_key(current) if current else ()
