@@ -17,8 +17,8 @@ UTC = dt.UTC
 AMS = "Europe/Amsterdam"
 
 
-def _utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # Two Amsterdam weeks around the 2027-03-28 change to summer time (and Easter).
