@@ -189,17 +189,38 @@ def test_cancelled_while_claimed_never_acts(
 
 
 @pytest.mark.parametrize(
-    ("status", "action"),
-    [("cancelled", "cancel"), ("postponed", "replan"), ("paused", "block"), ("completed", "block")],
+    ("status", "kind", "action"),
+    [
+        ("cancelled", "upgrade", "cancel"),
+        ("postponed", "upgrade", "replan"),
+        ("paused", "upgrade", "block"),
+        ("completed", "upgrade", "block"),
+        ("paused", "task", "block"),
+        ("cancelled", "notice", "cancel"),
+        ("completed", "task", None),
+        ("completed", "hypercare", None),
+        ("in_progress", "upgrade", None),
+    ],
 )
 def test_release_state_gate_actions(
-    release: Release, make_step: Any, status: str, action: str
+    release: Release, make_step: Any, status: str, kind: str, action: str | None
 ) -> None:
-    step = make_step()
+    step = make_step(kind=kind)
     release.status = status
     failure = gates.release_state(gates.GateContext(step=step, release=release, now=SLOT))
-    assert failure is not None
-    assert failure.action == action
+    assert (failure.action if failure else None) == action
+
+
+def test_a_paused_release_holds_every_kind_of_step_at_the_moment_of_action(
+    release: Release, make_step: Any, vendor_admin: Any
+) -> None:
+    task = make_step(kind="task", key="t1", label="Field handover day")
+    row = _claim()
+    with time_machine.travel(SLOT, tick=False):
+        release_services.pause_release(release=release, actor=actor_of(vendor_admin))
+    task = _act(row)
+    assert (task.state, task.last_error) == (WorkState.BLOCKED, "Held: release 5.4.0 is paused")
+    assert not StepRun.objects.filter(step=task).exists()
 
 
 @pytest.fixture

@@ -89,8 +89,21 @@ def poll_later(due_at: dt.datetime, message: str = "") -> Outcome:
     return Outcome(WorkState.PENDING, error=message, values={"due_at": due_at})
 
 
+# Performers that re-check the gates themselves, inside the transaction of their effect.
+SELF_GATED: set[str] = {StepKind.UPGRADE}
+
+
 def perform_step(step: ScheduledStep, *, now: dt.datetime) -> Outcome:
-    """Perform a CLAIMED step and say what becomes of it (see the module docstring)."""
+    """Perform a CLAIMED step and say what becomes of it (see the module docstring).
+
+    The gates of the step's kind (at least `release_state`: a paused release holds every
+    step) are checked first unless the performer checks them in its own transaction.
+    """
+    if step.kind not in SELF_GATED:
+        with transaction.atomic():
+            stopped = gate_outcome(step, _lock_release(step.release_id), now=now)
+        if stopped is not None:
+            return stopped
     performer = PERFORMERS.get(step.kind)
     if performer is None:
         return Outcome.block(
@@ -237,6 +250,29 @@ def maybe_complete_release(
     for hook in list(RELEASE_COMPLETED_HOOKS):
         hook(release, now)
     return True
+
+
+def gate_outcome(step: ScheduledStep, release: Release, *, now: dt.datetime) -> Outcome | None:
+    """Check the step's gates (release locked by the caller); None when it may act, else the
+    outcome that stops it (audited): cancel, skip, block, or block + ask for a re-plan."""
+    failures = check_gates(GateContext(step=step, release=release, now=now))
+    if not failures:
+        return None
+    first = decisive(failures)
+    reasons = "; ".join(f.message for f in [first, *(f for f in failures if f is not first)])
+    _audit(
+        step,
+        action="step.blocked" if first.action == "block" else f"step.gate_{first.action}",
+        after={"gates": [f.gate for f in failures], "message": reasons, "action": first.action},
+    )
+    if first.action == "cancel":
+        return Outcome(WorkState.CANCELLED, error=reasons)
+    if first.action == "skip":
+        return Outcome.skip(reasons)
+    if first.action == "replan":
+        request_replan(release.pk, reasons)
+        return Outcome.block(f"Needs a new plan — {reasons}")
+    return Outcome.block(reasons)
 
 
 # --- failure policy -------------------------------------------------------------------------
@@ -459,29 +495,9 @@ def perform_upgrade(step: ScheduledStep, now: dt.datetime) -> Outcome:
                 return Outcome.block(open_run.message or "Waiting for a person")
             ctx = _context(step, release, open_run, settings, now)
             return _result_outcome(step, release, open_run, executor.poll(ctx), now)
-        failures = check_gates(GateContext(step=step, release=release, now=now))
-        if failures:
-            first = decisive(failures)
-            reasons = "; ".join(
-                f.message for f in [first, *(f for f in failures if f is not first)]
-            )
-            _audit(
-                step,
-                action="step.blocked" if first.action == "block" else f"step.gate_{first.action}",
-                after={
-                    "gates": [f.gate for f in failures],
-                    "message": reasons,
-                    "action": first.action,
-                },
-            )
-            if first.action == "cancel":
-                return Outcome(WorkState.CANCELLED, error=reasons)
-            if first.action == "skip":
-                return Outcome.skip(reasons)
-            if first.action == "replan":
-                request_replan(release.pk, reasons)
-                return Outcome.block(f"Needs a new plan — {reasons}")
-            return Outcome.block(reasons)
+        stopped = gate_outcome(step, release, now=now)
+        if stopped is not None:
+            return stopped
         if release.status in (S.APPROVED, S.SCHEDULED):
             from releasedesk.releases.services import start_release
 

@@ -5,7 +5,7 @@ caller's transaction (the release row is locked there), and returns the failures
 caller fails closed: any failure blocks the step with the reason, asks for a re-plan, or
 cancels/skips it — it never proceeds.
 
-Built-in gates for `upgrade` steps:
+Built-in gates (`release_state` for every kind of step, the others for `upgrade` steps):
 
 - `release_state` — the release is not paused, postponed, cancelled or finished;
 - `approvals`     — the current assessment is releasable and the approvals of the current
@@ -70,13 +70,18 @@ GATES: list[RegisteredGate] = []
 # the release returns exactly those to pending (never a step blocked for another reason).
 HELD_PREFIX = "Held: "
 
+# Kinds that act on customer instances.
+INSTANCE_KINDS: frozenset[str] = frozenset({"upgrade", "verify"})
 # The release states in which customer steps may act.
 ACTING: frozenset[str] = frozenset({S.APPROVED, S.SCHEDULED, S.IN_PROGRESS})
 
 
+ALL_KINDS = "*"
+
+
 def register_gate(name: str, *, kinds: tuple[str, ...] = ("upgrade",)) -> Callable[[Gate], Gate]:
-    """Decorator: run `check` for steps of `kinds` at the moment of acting (replaces a gate of
-    the same name)."""
+    """Decorator: run `check` for steps of `kinds` (`"*"`: every kind) at the moment of acting
+    (replaces a gate of the same name)."""
 
     def deco(check: Gate) -> Gate:
         GATES[:] = [g for g in GATES if g.name != name]
@@ -90,7 +95,7 @@ def check_gates(ctx: GateContext) -> list[GateFailure]:
     """Every failing gate for the step, in order (empty: it may act)."""
     failures: list[GateFailure] = []
     for gate in GATES:
-        if ctx.step.kind in gate.kinds:
+        if ctx.step.kind in gate.kinds or ALL_KINDS in gate.kinds:
             failure = gate.check(ctx)
             if failure is not None:
                 failures.append(failure)
@@ -153,7 +158,7 @@ def policy_stages(release: Release) -> list[StageSpec]:
 # --- built-in gates ---------------------------------------------------------------------------
 
 
-@register_gate("release_state", kinds=("upgrade",))
+@register_gate("release_state", kinds=(ALL_KINDS,))
 def release_state(ctx: GateContext) -> GateFailure | None:
     release, status = ctx.release, ctx.release.status
     label = S(status).label.lower()
@@ -167,7 +172,9 @@ def release_state(ctx: GateContext) -> GateFailure | None:
             f"Release {release.version} was postponed: it needs a new plan",
             "replan",
         )
-    if status in (S.COMPLETED, S.FAILED, S.REVERTED):
+    if status in (S.COMPLETED, S.FAILED, S.REVERTED) and ctx.step.kind in INSTANCE_KINDS:
+        # Tasks, hypercare and messages after the release (e.g. "update the lending shop"
+        # once it is completed) still happen; touching instances does not.
         return GateFailure("release_state", f"Release {release.version} is {label}")
     return None
 
