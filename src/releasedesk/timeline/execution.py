@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 
 from releasedesk.audit.services import record
@@ -151,7 +151,11 @@ def defer(step: ScheduledStep, *, due_at: dt.datetime, message: str, now: dt.dat
 
 
 def handle_one_timeline_steps(
-    *, now: dt.datetime | None = None, owner: str | None = None, lease: dt.timedelta | None = None
+    *,
+    now: dt.datetime | None = None,
+    owner: str | None = None,
+    lease: dt.timedelta | None = None,
+    filter: Q | None = None,
 ) -> bool:
     """The worker handler: claim one due step, perform it, record the outcome. True when a
     step was handled. Registered with `releasedesk.core.worker` when the app is ready.
@@ -163,7 +167,14 @@ def handle_one_timeline_steps(
 
     owner = owner or worker.worker_id()
     at = now or clock.now()
-    rows = claim(ScheduledStep, now=at, owner=owner, lease=lease or worker.DEFAULT_LEASE, limit=1)
+    rows = claim(
+        ScheduledStep,
+        now=at,
+        owner=owner,
+        lease=lease or worker.DEFAULT_LEASE,
+        limit=1,
+        filter=filter,
+    )
     if not rows:
         return False
     step = rows[0]
