@@ -211,6 +211,10 @@ def entries(
             raise ValidationFailed(
                 f"{name} needs a time zone offset or Z", fields={name: "needs an offset"}
             )
+        if not 2000 <= value.year <= 2100:
+            raise ValidationFailed(
+                f"{name} must be in the years 2000-2100", fields={name: "a year from 2000 to 2100"}
+            )
     if not start < end <= start + MAX_RANGE:
         raise ValidationFailed(
             "end must be after start and at most 62 days later",

@@ -15,7 +15,6 @@ owner, a tampered token or one issued before the owner's `FeedKey.version` was b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -254,7 +253,3 @@ def customer_feed(customer: Customer, *, now: dt.datetime) -> bytes:
             )
         )
     return _finish(cal, start, end)
-
-
-def local_pairs(entries: Iterable[Entry], zone: str) -> list[tuple[Entry, dt.datetime]]:
-    return [(e, to_local(e.start_utc, zone)) for e in entries]

@@ -22,6 +22,7 @@ from releasedesk.core.errors import Conflict, NotFound, ValidationFailed
 
 FREEZE_SCOPE = "calendars.freeze"
 MAX_REASON = 300
+MIN_YEAR, MAX_YEAR = 2000, 2100
 # A freeze longer than this is almost certainly a typo in the year.
 MAX_FREEZE = dt.timedelta(days=366)
 
@@ -43,6 +44,11 @@ def _instant(value: dt.datetime, field: str) -> dt.datetime:
         raise ValidationFailed(
             f"{field} {value.isoformat()} has no time zone: give an instant with an offset or Z",
             fields={field: "needs a time zone offset (e.g. 2027-12-20T00:00:00+01:00 or …Z)"},
+        )
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationFailed(
+            f"{field} {value.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}",
+            fields={field: f"a year from {MIN_YEAR} to {MAX_YEAR}"},
         )
     return value.astimezone(dt.UTC)
 

@@ -33,6 +33,7 @@ from releasedesk.portal.auth import contact_required
 from releasedesk.releases.views import staff_page
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
+CUSTOMER_LINKS = 200  # customers listed on the feed page (the API serves any customer)
 KIND_LABELS = {
     "window": "Maintenance window",
     "blackout": "Blackout",
@@ -300,10 +301,20 @@ def my_feed(request: HttpRequest) -> HttpResponse:
         services.rotate_feed_key(actor=_actor(request), user=user)
         messages.success(request, "Your previous feed link no longer works; here is the new one.")
         return redirect("calendars:my_feed")
+    customers = list(
+        Customer.objects.for_user(user)
+        .order_by("name")
+        .values("pk", "name", "timezone")[:CUSTOMER_LINKS]
+    )
     return render(
         request,
         "calendars/my_feed.html",
-        {"feed_url": staff_feed_url(request, user), "zone": _zone(request)},
+        {
+            "feed_url": staff_feed_url(request, user),
+            "zone": _zone(request),
+            "customers": customers,
+            "more_customers": len(customers) == CUSTOMER_LINKS,
+        },
     )
 
 
