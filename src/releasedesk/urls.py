@@ -17,5 +17,6 @@ urlpatterns = [
     path("notes/", include("releasedesk.notes.urls")),
     path("calendar/", include("releasedesk.calendars.urls")),
     path("portal/", include("releasedesk.portal.urls")),
+    path("", include("releasedesk.core.urls")),  # /metrics, /worker/
     path("", include("releasedesk.web.urls")),
 ]

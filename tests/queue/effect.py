@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, owner TEXT NOT NULL);
 def receiver(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
     return conn
 
