@@ -11,6 +11,7 @@ from releasedesk.calendars.api import router as calendars_router
 from releasedesk.catalog.api import router as catalog_router
 from releasedesk.core.api import install_error_handlers
 from releasedesk.notes.api import router as notes_router
+from releasedesk.outbox.api import router as outbox_router
 from releasedesk.policies.api import router as policies_router
 from releasedesk.releases.api import router as releases_router
 from releasedesk.timeline.api import router as timeline_router
@@ -34,3 +35,4 @@ api.add_router("/releases", releases_router)
 api.add_router("/timeline", timeline_router)
 api.add_router("/notes", notes_router)
 api.add_router("/calendar", calendars_router)
+api.add_router("/outbox", outbox_router)

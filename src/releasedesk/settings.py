@@ -175,6 +175,8 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env_str("RELEASEDESK_FROM_EMAIL", "ReleaseDesk <releases@localhost>")
+# Signed bounce/complaint tracking webhook (/outbox/tracking/); empty disables it.
+OUTBOX_TRACKING_SECRET = env_str("RELEASEDESK_TRACKING_WEBHOOK_SECRET", "")
 
 # Customer sign-in links and other signed links.
 PORTAL_LINK_MAX_AGE = env_int("RELEASEDESK_PORTAL_LINK_MAX_AGE", 3600, minimum=60)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("notes/", include("releasedesk.notes.urls")),
     path("calendar/", include("releasedesk.calendars.urls")),
     path("portal/", include("releasedesk.portal.urls")),
+    path("outbox/", include("releasedesk.outbox.urls")),
     path("", include("releasedesk.core.urls")),  # /metrics, /worker/
     path("", include("releasedesk.web.urls")),
 ]

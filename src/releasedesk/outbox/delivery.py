@@ -181,6 +181,13 @@ def deliver_due(
     }
     conn = open_connection()
     try:
+        # Open it here so the whole batch shares one SMTP session (send_messages() on an
+        # unopened backend opens and closes a connection per call). A refused connection is
+        # handled per message below, as a temporary failure.
+        conn.open()
+    except (smtplib.SMTPException, OSError):
+        log.debug("outbox: opening the SMTP connection failed", exc_info=True)
+    try:
         for i, row in enumerate(rows):
             row.contact = contacts.get(row.pk)
             state = deliver_one(row, owner=owner, connection=conn)

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from releasedesk.outbox import tracking, views
+
+app_name = "outbox"
+urlpatterns = [
+    path("", views.message_list, name="list"),
+    path("<int:pk>/", views.message_detail, name="detail"),
+    path("<int:pk>/retry/", views.message_retry, name="retry"),
+    path("tracking/", tracking.tracking_webhook, name="tracking"),
+]
