@@ -212,7 +212,15 @@ class _Planner:
         if fact is None:
             return step
         payload = {**step.payload, "state": fact.state, "finished_at": _iso(fact.finished_at)}
-        return dataclasses.replace(step, due_at=fact.due_at, status="frozen", payload=payload)
+        return dataclasses.replace(
+            step,
+            due_at=fact.due_at,
+            label=fact.label or step.label,
+            reason=fact.reason or step.reason,
+            ends_at=fact.ends_at or step.ends_at,
+            status="frozen",
+            payload=payload,
+        )
 
     def leftover_frozen(self) -> Iterator[Step]:
         """Frozen facts the current rules no longer produce (e.g. a notice for a date that
@@ -686,6 +694,7 @@ class _Planner:
                 frozen.due_at,
                 group.zone,
                 f"already {frozen.state}",
+                end=frozen.ends_at,
                 lead=lead,
                 margin=margin,
                 gate=gate,

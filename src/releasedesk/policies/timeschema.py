@@ -69,6 +69,12 @@ ClockTime = Annotated[
     Field(description="A local time of day, HH:MM."),
 ]
 
+EndTime = Annotated[
+    str,
+    StringConstraints(pattern=r"^(([01]?\d|2[0-3]):[0-5]\d|24:00)$"),
+    Field(description="A local end time, HH:MM; 24:00 is midnight at the end of the day."),
+]
+
 ZoneName = Annotated[str, StringConstraints(max_length=64)]
 
 _ZONE_HELP = "an IANA time zone (e.g. Europe/Amsterdam)"
@@ -117,7 +123,7 @@ class WindowSpec(Strict):
     every: str | None = Field(None, max_length=300)
     rrule: str | None = Field(None, max_length=1000)
     from_: ClockTime | None = Field(None, alias="from")
-    to: ClockTime | None = None
+    to: EndTime | None = None
     zone: ZoneName | None = None
 
     @field_validator("zone")
