@@ -247,3 +247,16 @@ def test_freezes_work_as_blackout_sources(frozen_now: dt.datetime, vendor_admin:
         )
         is None
     )
+
+
+@pytest.mark.parametrize("reason", ["nul\x00byte", "lone \ud800 surrogate", "bell\x07"])
+def test_reason_must_be_printable(frozen_now: dt.datetime, vendor_admin: Any, reason: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        _declare(
+            vendor_admin,
+            dt.datetime(2027, 5, 1, tzinfo=UTC),
+            dt.datetime(2027, 5, 2, tzinfo=UTC),
+            reason=reason,
+        )
+    assert info.value.message == "the reason contains control characters"
+    assert ChangeFreeze.objects.count() == 0

@@ -65,7 +65,7 @@ def test_month_view_exact_entries(viewer: Client, planned: Any) -> None:
     assert response.status_code == 200
     page = response.content.decode()
     assert "March 2027" in page
-    assert "Times in <strong>Europe/Amsterdam</strong> (CET)" in page
+    assert "Times in <strong>Europe/Amsterdam</strong> (CET/CEST)" in page
     assert cell(page, "2027-03-15") == ["09:00-… 5.4.0: service acceptance"]
     assert cell(page, "2027-03-25") == [
         "all day 5.4.0: service acceptance",
@@ -266,3 +266,11 @@ def test_feed_link_pages_revoke(
         reverse("calendars:customer_feed_link", args=[customer_a.pk])
         == f"/calendar/customers/{customer_a.pk}/feed/"
     )
+
+
+def test_month_across_a_clock_change_names_both_abbreviations(viewer: Client) -> None:
+    page = viewer.get("/calendar/month/2027/3/").content.decode()
+    assert "Times in <strong>Europe/Amsterdam</strong> (CET/CEST)" in page
+    assert 'action="/calendar/month/2027/3/" hx-get="/calendar/month/2027/3/"' in page
+    january = viewer.get("/calendar/month/2027/1/").content.decode()
+    assert "Times in <strong>Europe/Amsterdam</strong> (CET)" in january

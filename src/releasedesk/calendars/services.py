@@ -53,8 +53,22 @@ def _instant(value: dt.datetime, field: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def _printable(text: str) -> bool:
+    """No control characters (NUL cannot be stored on PostgreSQL) and no lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
 def _reason(text: str | None, field: str = "reason") -> str:
     reason = " ".join((text or "").split())
+    if not _printable(reason):
+        raise ValidationFailed(
+            f"the {field.replace('_', ' ')} contains control characters",
+            fields={field: "printable text only"},
+        )
     if not reason:
         raise ValidationFailed(
             f"a {field.replace('_', ' ')} is required: say why",

@@ -94,7 +94,12 @@ def _render_calendar(
         "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
         "days": days,
         "zone": zone,
-        "zone_abbr": to_local(start, zone).tzname(),
+        "zone_abbr": "/".join(
+            dict.fromkeys(
+                str(to_local(moment, zone).tzname())
+                for moment in (start, end - dt.timedelta(seconds=1))
+            )
+        ),
         "now_local": format_local(now, zone),
         "now_utc": format_utc(now),
         "problems": data.problems,
