@@ -71,7 +71,12 @@ RELEASE_COMPLETED_HOOKS: list[Callable[[Release, dt.datetime], None]] = []
 
 # Kinds whose steps count for release completion (every target instance done or skipped).
 COMPLETION_KINDS = (StepKind.UPGRADE, StepKind.VERIFY)
-OPEN_STEP_STATES = (WorkState.PENDING, WorkState.RUNNING, WorkState.BLOCKED)
+FINISHED_STATES = (
+    WorkState.DONE,
+    WorkState.SKIPPED,
+    WorkState.SUPERSEDED,
+    WorkState.CANCELLED,
+)
 
 
 def register_performer(kind: str) -> Callable[[Performer], Performer]:
@@ -104,6 +109,9 @@ def perform_step(step: ScheduledStep, *, now: dt.datetime) -> Outcome:
             stopped = gate_outcome(step, _lock_release(step.release_id), now=now)
         if stopped is not None:
             return stopped
+    waiting = dependency_outcome(step, now=now)
+    if waiting is not None:
+        return waiting
     performer = PERFORMERS.get(step.kind)
     if performer is None:
         return Outcome.block(
@@ -125,9 +133,15 @@ def finish_step(step: ScheduledStep, outcome: Outcome, *, owner: str, now: dt.da
         return retry_or_fail(step, owner=owner, now=now, error=outcome.error) is not None
     if outcome.state == WorkState.PENDING:
         return True
-    return complete(
+    won = complete(
         step, owner=owner, now=now, state=outcome.state, error=outcome.error, values=outcome.values
     )
+    if won and step.kind in COMPLETION_KINDS and outcome.state != WorkState.BLOCKED:
+        # The last upgrade or verification ended (done, skipped, failed…): maybe the release
+        # is complete now.
+        with transaction.atomic():
+            maybe_complete_release(_lock_release(step.release_id), now=now)
+    return won
 
 
 def defer(step: ScheduledStep, *, due_at: dt.datetime, message: str, now: dt.datetime) -> Outcome:
@@ -241,11 +255,14 @@ def request_replan(release_id: int, reason: str) -> None:
 def maybe_complete_release(
     release: Release, *, now: dt.datetime, exclude: int | None = None
 ) -> bool:
-    """Complete an in-progress release once no upgrade or verification step is open."""
+    """Complete an in-progress release once every upgrade and verification step is done,
+    skipped, superseded or cancelled."""
     if release.status != S.IN_PROGRESS:
         return False
-    open_steps = ScheduledStep.objects.filter(
-        release=release, kind__in=COMPLETION_KINDS, state__in=OPEN_STEP_STATES
+    # Every target instance done, skipped or superseded (a failed or missed one keeps the
+    # release open for a person to decide: retry or skip it).
+    open_steps = ScheduledStep.objects.filter(release=release, kind__in=COMPLETION_KINDS).exclude(
+        state__in=FINISHED_STATES
     )
     if exclude is not None:
         open_steps = open_steps.exclude(pk=exclude)
@@ -258,6 +275,7 @@ def maybe_complete_release(
         actor=SYSTEM,
         reason="every upgrade step is done or skipped",
     )
+    release_waiting_steps(release, now=now)
     for hook in list(RELEASE_COMPLETED_HOOKS):
         hook(release, now)
     return True
@@ -284,6 +302,50 @@ def gate_outcome(step: ScheduledStep, release: Release, *, now: dt.datetime) -> 
         request_replan(release.pk, reasons)
         return Outcome.block(f"Needs a new plan — {reasons}")
     return Outcome.block(reasons)
+
+
+# --- dependencies ------------------------------------------------------------------------
+
+# A step whose payload says `after: <step key>` runs once that step is done (verify after
+# upgrade, confirm after verify); `waits_for: release_completed` once the release completes.
+WAITS_PREFIX = "Waits for the release to be completed"
+DEPENDENCY_POLL = dt.timedelta(seconds=30)
+BLOCKED_DEPENDENCY_POLL = dt.timedelta(minutes=5)
+UNFINISHED = (WorkState.PENDING, WorkState.RUNNING, WorkState.BLOCKED)
+
+
+def dependency_outcome(step: ScheduledStep, *, now: dt.datetime) -> Outcome | None:
+    """None when the step's prerequisites are met; else wait for them or skip the step."""
+    payload = step.payload if isinstance(step.payload, dict) else {}
+    if payload.get("waits_for") == "release_completed":
+        status = Release.objects.filter(pk=step.release_id).values_list("status", flat=True).first()
+        if status != S.COMPLETED:
+            return Outcome.block(f"{WAITS_PREFIX} (it is {status})")
+    after = payload.get("after")
+    if not isinstance(after, str) or not after:
+        return None
+    before = (
+        ScheduledStep.objects.filter(release_id=step.release_id, key=after)
+        .values("state", "due_at")
+        .first()
+    )
+    if before is None or before["state"] == WorkState.DONE:
+        return None
+    if before["state"] in UNFINISHED:
+        wait = BLOCKED_DEPENDENCY_POLL if before["state"] == WorkState.BLOCKED else DEPENDENCY_POLL
+        due = max(now + wait, before["due_at"])
+        with transaction.atomic():
+            return defer(
+                step, due_at=due, message=f"Waits for {after} ({before['state']})", now=now
+            )
+    return Outcome.skip(f"{after} did not happen ({before['state']})")
+
+
+def release_waiting_steps(release: Release, *, now: dt.datetime) -> int:
+    """The release completed: steps waiting for that event are due now."""
+    return ScheduledStep.objects.filter(
+        release=release, state=WorkState.BLOCKED, last_error__startswith=WAITS_PREFIX
+    ).update(state=WorkState.PENDING, due_at=now, last_error="", updated_at=now)
 
 
 # --- failure policy -------------------------------------------------------------------------
@@ -350,10 +412,18 @@ def after_failure(
     if policy.then == "fail_release":
         if release.status == S.IN_PROGRESS:
             release_services.fail_release(release=release, actor=actor, reason=exhausted)
+        _alert(step, release, f"Upgrade failed; release {release.version} failed", exhausted)
         return Outcome.fail(f"{exhausted}; the release failed")
     if release.status in (S.IN_PROGRESS, S.SCHEDULED):
         release_services.pause_release(release=release, actor=actor, reason=exhausted)
+    _alert(step, release, f"Upgrade failed; release {release.version} paused", exhausted)
     return Outcome.fail(f"{exhausted}; the release is paused")
+
+
+def _alert(step: ScheduledStep, release: Release, title: str, detail: str) -> None:
+    from releasedesk.core.alerts import raise_alert
+
+    raise_alert(kind="timeline.step_failed", title=title[:300], detail=detail, obj=step)
 
 
 # --- upgrade ----------------------------------------------------------------------------------
@@ -535,6 +605,77 @@ def perform_upgrade(step: ScheduledStep, now: dt.datetime) -> Outcome:
         return _result_outcome(
             step, release, run, executor.start(_context(step, release, run, settings, now)), now
         )
+
+
+# --- verification -------------------------------------------------------------------------------
+
+
+def after_verification_failure(
+    step: ScheduledStep, release: Release, *, message: str, actor: Actor = SYSTEM
+) -> Outcome:
+    """The policy's `verification.on_failure`: pause_release, revert_release (reverting comes
+    with the rollout-execution issue: until then the release is paused for a person), alert."""
+    payload = step.payload if isinstance(step.payload, dict) else {}
+    action = str(payload.get("on_failure") or "revert_release")
+    if action == "alert":
+        _alert(step, release, f"Verification failed on release {release.version}", message)
+        return Outcome.fail(f"{message}; staff alerted")
+    from releasedesk.releases import services as release_services
+
+    if release.status in (S.IN_PROGRESS, S.SCHEDULED):
+        release_services.pause_release(release=release, actor=actor, reason=message)
+    why = (
+        "the policy says revert_release; no executor reverts yet, so the release is paused for a person"
+        if action == "revert_release"
+        else "the release is paused"
+    )
+    _alert(step, release, f"Verification failed; release {release.version} paused", message)
+    return Outcome.fail(f"{message}; {why}")
+
+
+@register_performer(StepKind.VERIFY)
+def perform_verify(step: ScheduledStep, now: dt.datetime) -> Outcome:
+    """Ask the instance's executor to run the policy's checks after its upgrade is done."""
+    with transaction.atomic():
+        release = _lock_release(step.release_id)
+        if not _still_ours(step) or step.instance_id is None:
+            return Outcome.block(
+                "the step changed while it was being performed, or has no instance"
+            )
+        runs = list(StepRun.objects.filter(step=step).order_by("number"))
+        if any(r.status == RunStatus.SUCCEEDED for r in runs):
+            return Outcome.done()
+        waiting = next((r for r in runs if r.status in OPEN_RUN_STATES), None)
+        if waiting is not None:
+            return Outcome.block(waiting.message or "Waiting for a person")
+        instance = Instance.objects.get(pk=step.instance_id)
+        step.instance = instance
+        try:
+            executor, settings = executor_for(instance)
+        except ExecutorUnavailable as exc:
+            return Outcome.block(exc.message)
+        payload = step.payload if isinstance(step.payload, dict) else {}
+        checks = [str(c) for c in payload.get("checks") or []]
+        run = StepRun.objects.create(
+            step=step,
+            number=(runs[-1].number + 1) if runs else 1,
+            executor=executor.kind,
+            status=RunStatus.RUNNING,
+            started_at=now,
+            version_before=instance.current_version,
+            details={"checks": checks},
+        )
+        result = executor.verify(_context(step, release, run, settings, now), checks)
+        if result.status == ExecStatus.SUCCEEDED:
+            record_success(step, release, run, version="", message=result.message, now=now)
+            maybe_complete_release(release, now=now, exclude=step.pk)
+            return Outcome.done()
+        if result.status == ExecStatus.FAILED:
+            record_failure(step, run, message=result.message, now=now)
+            return after_verification_failure(step, release, message=result.message)
+        run.status, run.message = RunStatus.WAITING, result.message[:4000]
+        run.save(update_fields=["status", "message"])
+        return Outcome.block(result.message)
 
 
 # --- tasks, stage gates and informational steps ------------------------------------------------

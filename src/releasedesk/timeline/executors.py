@@ -74,6 +74,10 @@ class Executor:
     def revert(self, ctx: ExecContext) -> ExecResult:
         raise NotImplementedError
 
+    def verify(self, ctx: ExecContext, checks: list[str]) -> ExecResult:
+        """Run the policy's post-upgrade checks (e.g. health_probe, version_probe)."""
+        raise NotImplementedError
+
 
 EXECUTORS: dict[str, type[Executor]] = {}
 
@@ -182,6 +186,19 @@ class SimulatedExecutor(Executor):
             version=ctx.current_version,
         )
 
+    def verify(self, ctx: ExecContext, checks: list[str]) -> ExecResult:
+        """`version_probe` compares the recorded version with the release's; every other
+        check is simulated as passing."""
+        if "version_probe" in checks and ctx.current_version != ctx.target_version:
+            return ExecResult(
+                ExecStatus.FAILED,
+                message=f"version_probe: {ctx.instance_slug} reports {ctx.current_version or 'no version'}, expected {ctx.target_version}",
+            )
+        return ExecResult(
+            ExecStatus.SUCCEEDED,
+            message=f"{ctx.instance_slug} verified: {', '.join(checks) or 'no checks'} passed (simulated)",
+        )
+
 
 # --- manual ---------------------------------------------------------------------------------
 
@@ -207,3 +224,9 @@ class ManualExecutor(Executor):
 
     def revert(self, ctx: ExecContext) -> ExecResult:
         return self._waiting(ctx, "revert")
+
+    def verify(self, ctx: ExecContext, checks: list[str]) -> ExecResult:
+        return ExecResult(
+            ExecStatus.WAITING,
+            message=f"Waiting for a person to verify {ctx.instance_slug} ({', '.join(checks) or 'no checks'}) and mark it done or failed",
+        )

@@ -142,11 +142,9 @@ def policy_stages(release: Release) -> list[StageSpec]:
     for raw in policy_document(release).get("stages") or []:
         if not isinstance(raw, dict) or not raw.get("name"):
             continue
-        gates = raw.get("gates")
-        gated = gates is None or (
-            "customers" in (gates if isinstance(gates, list) else [gates])
-            or "upgrades" in (gates if isinstance(gates, list) else [gates])
-        )
+        # `gates: customers` (the default) and `gates: everything` both hold upgrades.
+        gates = raw.get("gates") or "customers"
+        gated = gates in ("customers", "everything", "upgrades")
         stages.append(
             StageSpec(
                 name=str(raw["name"]), role=_role_of(raw.get("approval")), gates_customers=gated

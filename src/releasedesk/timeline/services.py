@@ -32,6 +32,7 @@ from releasedesk.releases.models import Release
 from releasedesk.releases.selectors import release_scope
 from releasedesk.timeline.execution import (
     after_failure,
+    after_verification_failure,
     maybe_complete_release,
     record_failure,
     record_success,
@@ -51,7 +52,9 @@ SKIPPABLE = (WorkState.PENDING, WorkState.BLOCKED, WorkState.FAILED, WorkState.M
 RETRYABLE = (WorkState.BLOCKED, WorkState.FAILED, WorkState.MISSED, WorkState.SKIPPED)
 OPEN = (WorkState.PENDING, WorkState.RUNNING, WorkState.BLOCKED)
 # Kinds a person marks done or failed.
-MARKABLE_KINDS = (StepKind.UPGRADE, StepKind.TASK)
+MARKABLE_KINDS = (StepKind.UPGRADE, StepKind.VERIFY, StepKind.TASK)
+# Kinds a person marks only once the worker started them (their gates were checked).
+STARTED_BY_WORKER = (StepKind.UPGRADE, StepKind.VERIFY)
 
 
 def _comment(value: str, *, required: bool, what: str) -> str:
@@ -335,7 +338,7 @@ def mark_step(
         )
     now = clock.now()
     run = _open_manual_run(locked)
-    if locked.kind == StepKind.UPGRADE:
+    if locked.kind in STARTED_BY_WORKER:
         if run is None or locked.state != WorkState.BLOCKED:
             raise Conflict(
                 f"Step {locked.key} is not waiting for a person (it is {locked.state})",
@@ -370,12 +373,15 @@ def mark_step(
         _set_state(
             locked, expected=expected, now=now, state=WorkState.DONE, finished_at=now, last_error=""
         )
-        if locked.kind == StepKind.UPGRADE:
+        if locked.kind in STARTED_BY_WORKER:
             maybe_complete_release(release, now=now, exclude=locked.pk)
     else:
         message = f"marked failed by {user.username}: {comment}"
         record_failure(locked, run, message=message, now=now, actor=actor)
-        result = after_failure(locked, release, message=message, now=now, actor=actor)
+        if locked.kind == StepKind.VERIFY:
+            result = after_verification_failure(locked, release, message=message, actor=actor)
+        else:
+            result = after_failure(locked, release, message=message, now=now, actor=actor)
         if result.retry:
             # Ask the person again: a new run starts when the worker picks the step up.
             _set_state(
