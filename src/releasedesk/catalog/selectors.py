@@ -195,3 +195,12 @@ def instance_detail(principal: Any, pk: int) -> Instance:
     )
     result: Instance = _get(qs, pk, "instance", principal)
     return result
+
+
+def customer_instance_ids(customer_id: int) -> set[int]:
+    """The instances a customer owns or uses (through a subscription)."""
+    owned = Instance.objects.filter(owner_id=customer_id).values_list("pk", flat=True)
+    used = Subscription.objects.filter(customer_id=customer_id).values_list(
+        "instance_id", flat=True
+    )
+    return set(owned) | set(used)

@@ -22,12 +22,13 @@ from releasedesk.accounts.authn import (
     staff_user,
 )
 from releasedesk.accounts.models import User
-from releasedesk.catalog.models import Product
+from releasedesk.catalog.models import Customer, Product
+from releasedesk.catalog.selectors import customer_instance_ids
 from releasedesk.core.api import ERROR_RESPONSES, BoundedPagination
 from releasedesk.core.errors import NotFound, PermissionDenied, ValidationFailed
 from releasedesk.policies.models import Policy
 from releasedesk.portal.auth import current_contact
-from releasedesk.releases import presenters, services
+from releasedesk.releases import plans, presenters, services
 from releasedesk.releases.choices import HotfixReason, ReleaseKind, ReleaseStatus
 from releasedesk.releases.models import Release
 from releasedesk.releases.schemas import ChangeItemData
@@ -224,6 +225,49 @@ class RevokeIn(Schema):
 
 class TransitionIn(Schema):
     reason: str = Field("", max_length=2000)
+
+
+class OverrideIn(Schema):
+    reason: str = Field(
+        ...,
+        max_length=500,
+        description="Why this hotfix may run in a blackout; empty withdraws it.",
+    )
+
+
+class PlanStepOut(Schema):
+    key: str
+    kind: str
+    status: str
+    due_at: dt.datetime
+    local_due: str = Field(description="The local wall-clock time with its offset, in `zone`.")
+    local_text: str
+    zone: str
+    label: str
+    reason: str
+    target: str
+    instance_id: int | None
+    customer_id: int | None
+    audience: str
+    ends_at: dt.datetime | None
+    late_after: dt.datetime | None
+    payload: dict[str, Any]
+
+
+class PlanProblemOut(Schema):
+    code: str
+    message: str
+    key: str | None
+
+
+class PlanOut(Schema):
+    release_id: int
+    planned_at: dt.datetime = Field(description="The moment the dry run planned from (UTC).")
+    proposed_date: dt.date | None
+    total: int = Field(description="Steps matching the filter (the page holds at most `limit`).")
+    steps: list[PlanStepOut]
+    problems: list[PlanProblemOut]
+    warnings: list[PlanProblemOut]
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -468,6 +512,61 @@ def revoke(request: HttpRequest, payload: RevokeIn, release_id: int = ReleaseId)
 @paginate(BoundedPagination)
 def release_audit(request: HttpRequest, release_id: int = ReleaseId) -> Any:
     return audit_trail(_get(request, release_id))
+
+
+@router.get(
+    "/{release_id}/plan",
+    response={200: PlanOut, **ERROR_RESPONSES},
+    summary="Dry run: every step with its UTC and local time and the reason",
+    description=(
+        "What the planner would do now, or for a proposed release date (`at=2027-04-08`) or "
+        "moment (`at=2027-04-08T16:00+02:00`). Nothing is written. `customer` keeps the steps "
+        "concerning one customer (theirs or on an instance they use)."
+    ),
+)
+def release_plan(
+    request: HttpRequest,
+    release_id: int = ReleaseId,
+    at: str | None = param_functions.Query(None, max_length=40),
+    customer: int | None = param_functions.Query(None, ge=1, le=MAX_ID),
+    kind: str | None = param_functions.Query(None, max_length=32),
+    limit: int = param_functions.Query(200, ge=1, le=1000),
+    offset: int = param_functions.Query(0, ge=0, le=10_000_000),
+) -> dict[str, Any]:
+    release = _get(request, release_id)
+    run = plans.dry_run(release, at=plans.parse_at(at))
+    instance_ids: set[int] = set()
+    if customer is not None:
+        if not Customer.objects.filter(pk=customer).exists():
+            raise NotFound(f"Customer {customer} not found.")
+        instance_ids = customer_instance_ids(customer)
+    steps = plans.steps_for_customer(run.plan.steps, customer, instance_ids)
+    if kind:
+        steps = [s for s in steps if s.kind == kind]
+    page = steps[offset : offset + limit]
+    return {
+        "release_id": release.pk,
+        "planned_at": run.now,
+        "proposed_date": run.proposed_date,
+        "total": len(steps),
+        "steps": [{**s.as_dict(), "local_text": s.local_text} for s in page],
+        "problems": [p.as_dict() for p in run.plan.problems],
+        "warnings": [w.as_dict() for w in run.plan.warnings],
+    }
+
+
+@router.post(
+    "/{release_id}/blackout-override",
+    response={200: ReleaseOut, **ERROR_RESPONSES},
+    summary="Record why a hotfix may run inside a blackout or change freeze",
+)
+def blackout_override(
+    request: HttpRequest, payload: OverrideIn, release_id: int = ReleaseId
+) -> dict[str, Any]:
+    release = _get(request, release_id)
+    _staff_writer(request)
+    services.override_blackout(release=release, actor=actor_for(request), reason=payload.reason)
+    return _out(release.pk)
 
 
 def _transition_endpoint(verb: str) -> None:

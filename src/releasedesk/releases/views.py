@@ -17,7 +17,7 @@ from releasedesk.accounts.models import User
 from releasedesk.core.context import Actor
 from releasedesk.core.errors import DomainError, NotFound
 from releasedesk.portal.auth import current_contact
-from releasedesk.releases import presenters, services
+from releasedesk.releases import plans, presenters, services
 from releasedesk.releases.changes_import import parse_changes, render_markdown
 from releasedesk.releases.choices import BOARD_ORDER, ReleaseStatus
 from releasedesk.releases.forms import (
@@ -227,6 +227,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "zone": user.timezone or "UTC",
         "assess_form": AssessForm(),
         "is_creator": release.created_by_id == user.pk,
+        **plans.page_context(
+            release,
+            zone=user.timezone or "UTC",
+            customer=request.GET.get("customer"),
+            at=request.GET.get("at"),
+        ),
     }
     return render(request, "releases/detail.html", context)
 

@@ -1,4 +1,4 @@
-"""`releasedesk release create|edit|assess|approve|revoke|start|cancel|show|list`."""
+"""`releasedesk release create|edit|assess|approve|revoke|plan|start|cancel|show|list`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from releasedesk.accounts.models import User
 from releasedesk.catalog.models import Product
+from releasedesk.catalog.selectors import customer_instance_ids
 from releasedesk.core.context import SYSTEM, Actor
 from releasedesk.core.errors import DomainError
 from releasedesk.policies.models import Policy
-from releasedesk.releases import presenters, services
+from releasedesk.releases import plans, presenters, services
 from releasedesk.releases.changes_import import parse_changes
 from releasedesk.releases.models import Release
 from releasedesk.releases.selectors import with_list_data
@@ -127,6 +128,19 @@ class Command(BaseCommand):
         show.add_argument("release")
         show.add_argument("--json", action="store_true")
 
+        plan = sub.add_parser(
+            "plan",
+            help="Dry run: every step with its UTC and local time and the reason (writes nothing).",
+        )
+        plan.add_argument("release")
+        plan.add_argument(
+            "--at",
+            metavar="DATETIME",
+            help="A proposed release date (YYYY-MM-DD) or moment (YYYY-MM-DDTHH:MM+HH:MM).",
+        )
+        plan.add_argument("--customer", type=int, metavar="ID", help="Only this customer's steps.")
+        plan.add_argument("--json", action="store_true")
+
         lst = sub.add_parser("list", help="List releases.")
         lst.add_argument("--status")
         lst.add_argument("--json", action="store_true")
@@ -191,6 +205,42 @@ class Command(BaseCommand):
         return parse_changes(text, filename=str(path))
 
     # --- actions ----------------------------------------------------------------------------
+
+    def do_plan(self, o: dict[str, Any]) -> None:
+        release = self._release(o["release"])
+        run = plans.dry_run(release, at=plans.parse_at(o.get("at")))
+        customer = o.get("customer")
+        steps = plans.steps_for_customer(
+            run.plan.steps, customer, customer_instance_ids(customer) if customer else set()
+        )
+        if o["json"]:
+            body = {
+                "release_id": release.pk,
+                "planned_at": run.now.isoformat(),
+                "proposed_date": run.proposed_date.isoformat() if run.proposed_date else None,
+                "steps": [{**s.as_dict(), "local_text": s.local_text} for s in steps],
+                "problems": [p.as_dict() for p in run.plan.problems],
+                "warnings": [w.as_dict() for w in run.plan.warnings],
+            }
+            self.stdout.write(json.dumps(body, indent=2))
+            return
+        when = f" if released on {run.proposed_date}" if run.proposed_date else ""
+        self.stdout.write(
+            f"Plan for release {release.version}{when} (as of {run.now:%Y-%m-%d %H:%M} UTC): "
+            f"{len(steps)} steps"
+        )
+        for step in steps:
+            subject = step.label
+            self.stdout.write(
+                f"  {step.local_text}  = {step.due_at:%Y-%m-%d %H:%M} UTC  "
+                f"{step.kind:<16} {subject}"
+                + (f"  [{step.status}]" if step.status != "planned" else "")
+            )
+            self.stdout.write(f"      {step.reason}")
+        for problem in run.plan.problems:
+            self.stdout.write(self.style.ERROR(f"problem: {problem.message}"))
+        for warning in run.plan.warnings:
+            self.stdout.write(self.style.WARNING(f"warning: {warning.message}"))
 
     def do_create(self, o: dict[str, Any]) -> None:
         user = self._user(o)
