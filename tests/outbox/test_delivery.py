@@ -260,3 +260,48 @@ def test_late_cutoff_marks_a_notice_missed_instead_of_sending_it_late(
     assert message.state == WorkState.MISSED
     assert smtp_sink.messages == []
     assert StaffAlert.objects.filter(kind="queue.missed").count() == 1
+
+
+def test_enqueue_audience_one_message_per_recipient_personalised_and_idempotent(
+    smtp_sink: SmtpSink, presenter: Any, saas_eu: Any, customer_a: Any, customer_b: Any
+) -> None:
+    from releasedesk.outbox import audiences
+
+    Contact.objects.filter(email="a2@school-a.test").update(reachable=False, unreachable_reason="x")
+    audience = audiences.affected_org_admins([presenter], [saas_eu])
+    for _ in range(2):
+        with transaction.atomic():
+            result = services.enqueue_audience(
+                audience=audience,
+                kind="advance_notice",
+                due_at=DUE,
+                context=notice_context(),
+                subject_ref=f"i{saas_eu.pk}",
+            )
+    assert (result.created, result.existing) == (0, 2)
+    assert [s.contact.email for s in result.skipped] == ["a2@school-a.test"]
+    rows = list(Message.objects.order_by("to_address"))
+    assert [(m.to_address, m.zone, m.why) for m in rows] == [
+        (
+            "a1@school-a.test",
+            "Europe/Amsterdam",
+            "admin of School A, which uses Presenter on saas-eu",
+        ),
+        (
+            "b1@school-b.test",
+            "Europe/Brussels",
+            "admin of School B, which uses Presenter on saas-eu",
+        ),
+    ]
+    assert rows[0].body_text.startswith("Hello Ann Admin,\n")
+    assert rows[1].body_text.startswith("Hello Bea Admin,\n")
+    assert "<p>Hello Bea Admin,</p>" in rows[1].body_html
+    assert "When: 2027-04-01 16:00 CEST (Europe/Brussels)" in rows[1].body_text
+    assert rows[0].message_id == services.message_id_for(rows[0].key)
+    with time_machine.travel(AT, tick=False):
+        assert delivery.deliver_due(owner="w1") == 2
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == [
+        "a1@school-a.test",
+        "b1@school-b.test",
+    ]
+    assert set(Message.objects.values_list("state", "delivered_at")) == {(WorkState.DONE, AT)}
