@@ -78,6 +78,7 @@ def test_first_plan_inserts_every_step_with_exact_fields(release: Any, saas_eu: 
     assert rows[1].reason == "first Thursday window that leaves 7 days' notice"
     event = AuditEvent.objects.filter(action="timeline.planned").get()
     assert event.scope == f"release:{release.pk}"
+    assert event.after is not None
     assert event.after["added"] == 2
 
 

@@ -44,6 +44,7 @@ from releasedesk.catalog.schemas import (
 )
 from releasedesk.core.context import Actor
 from releasedesk.core.errors import DomainError
+from releasedesk.timeline.replan import replans_deferred
 
 KINDS = ("products", "customers", "contacts", "instances", "subscriptions")
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -693,7 +694,8 @@ def import_files(
         return result
     try:
         with transaction.atomic():
-            apply_rows(rows, actor, result)
+            with replans_deferred(actor=actor):  # live releases replanned once, not per row
+                apply_rows(rows, actor, result)
             if result.problems or dry_run:
                 raise _Rollback
     except _Rollback:

@@ -62,6 +62,13 @@ MAX_TAGS = 20
 # --- helpers -----------------------------------------------------------------------------
 
 
+def _catalogue_changed(actor: Actor) -> None:
+    """Live releases are replanned: zones, contracts, subscribers and contacts move steps."""
+    from releasedesk.timeline.replan import something_changed
+
+    something_changed(actor=actor)
+
+
 def _reject_unknown(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
     unknown = sorted(set(changes) - set(allowed))
     if unknown:
@@ -269,6 +276,7 @@ def update_customer(*, actor: Actor, customer: Customer, **changes: Any) -> Cust
     _save_customer(fresh, changes)
     b, a = _diff(before, _snapshot(fresh, CUSTOMER_FIELDS))
     record(actor=actor, action="catalog.customer.update", obj=fresh, before=b, after=a)
+    _catalogue_changed(actor)
     return fresh
 
 
@@ -336,6 +344,7 @@ def create_contact(
         after=after,
         scope=f"catalog.customer:{customer.pk}",
     )
+    _catalogue_changed(actor)
     return contact
 
 
@@ -361,6 +370,7 @@ def update_contact(*, actor: Actor, contact: Contact, **changes: Any) -> Contact
         after=a,
         scope=f"catalog.customer:{fresh.customer_id}",
     )
+    _catalogue_changed(actor)
     return fresh
 
 
@@ -390,6 +400,7 @@ def erase_contact(*, actor: Actor, contact: Contact) -> Contact:
         },
         scope=f"catalog.customer:{fresh.customer_id}",
     )
+    _catalogue_changed(actor)
     return fresh
 
 
@@ -475,6 +486,7 @@ def create_instance(
         obj=instance,
         after=_snapshot(instance, INSTANCE_FIELDS),
     )
+    _catalogue_changed(actor)
     return instance
 
 
@@ -486,6 +498,7 @@ def update_instance(*, actor: Actor, instance: Instance, **changes: Any) -> Inst
     _save_instance(fresh, changes)
     b, a = _diff(before, _snapshot(fresh, INSTANCE_FIELDS))
     record(actor=actor, action="catalog.instance.update", obj=fresh, before=b, after=a)
+    _catalogue_changed(actor)
     return fresh
 
 
@@ -524,6 +537,7 @@ def create_subscription(
         after=_snapshot(subscription, ("customer", "product", "instance")),
         scope=f"catalog.customer:{customer.pk}",
     )
+    _catalogue_changed(actor)
     return subscription
 
 
@@ -556,6 +570,7 @@ def update_subscription(
         after=a,
         scope=f"catalog.customer:{fresh.customer_id}",
     )
+    _catalogue_changed(actor)
     return fresh
 
 
@@ -566,3 +581,4 @@ def delete_subscription(*, actor: Actor, subscription: Subscription) -> None:
     scope = f"catalog.customer:{fresh.customer_id}"
     record(actor=actor, action="catalog.subscription.delete", obj=fresh, before=before, scope=scope)
     fresh.delete()
+    _catalogue_changed(actor)

@@ -80,6 +80,9 @@ def apply_policy_source(
         after=version.summary(),
         scope=f"policies.policy:{policy.pk}",
     )
+    from releasedesk.timeline.replan import something_changed
+
+    something_changed(actor=audit_actor, policy_id=policy.pk)
     return version, True
 
 

@@ -18,7 +18,7 @@ from releasedesk.accounts.models import Role, User
 from releasedesk.audit.services import record
 from releasedesk.catalog.models import Product
 from releasedesk.core import clock
-from releasedesk.core.context import Actor
+from releasedesk.core.context import SYSTEM, Actor
 from releasedesk.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from releasedesk.policies.models import Policy, PolicyVersion
 from releasedesk.policies.risk import ChangeFacts, assess, required_approvals
@@ -228,7 +228,15 @@ def _void_after_change(release: Release, *, reason: str, needs_reassessment: boo
         Release.objects.filter(pk=release.pk).update(**extra)
         for key, value in extra.items():
             setattr(release, key, value)
+    _replan(release, SYSTEM)
     return notice
+
+
+def _replan(release: Release, actor: Actor) -> None:
+    """Keep the stored timeline equal to the plan (in this transaction)."""
+    from releasedesk.timeline.replan import replan_release
+
+    replan_release(release, actor=actor)
 
 
 def _latest_version(policy: Policy) -> PolicyVersion:
@@ -704,6 +712,8 @@ def approve_release(
             "status": release.status,
         },
     )
+    if release.status == S.APPROVED:
+        _replan(release, actor)
     return approval
 
 
@@ -775,6 +785,7 @@ def revoke_approval(
             "status": release.status,
         },
     )
+    _replan(release, actor)
     return approval
 
 

@@ -9,6 +9,10 @@ already ran stay as they are).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 
 from releasedesk.core import clock
@@ -48,3 +52,42 @@ def replan_releases(releases: list[Release] | None = None, *, actor: Actor) -> d
     """Replan every live release (or the given ones), e.g. after a catalogue change."""
     todo = releases if releases is not None else list(Release.objects.filter(status__in=LIVE))
     return {r.pk: replan_release(r, actor=actor) for r in todo}
+
+
+# --- changes outside the release: the catalogue, the policy --------------------------------
+
+ALL = 0  # "every live release" in the deferred set
+_deferred: ContextVar[set[int] | None] = ContextVar("releasedesk_replans_deferred", default=None)
+
+
+def something_changed(*, actor: Actor, policy_id: int | None = None) -> None:
+    """A change that can move steps of live releases (all of them, or one policy's).
+
+    Inside `replans_deferred()` (bulk imports) the replans run once, at its end.
+    """
+    pending = _deferred.get()
+    if pending is not None:
+        pending.add(policy_id or ALL)
+        return
+    _replan_live(actor=actor, policy_ids={policy_id or ALL})
+
+
+def _replan_live(*, actor: Actor, policy_ids: set[int]) -> None:
+    live = Release.objects.filter(status__in=LIVE)
+    if ALL not in policy_ids:
+        live = live.filter(policy_id__in=policy_ids)
+    for release in live:
+        replan_release(release, actor=actor)
+
+
+@contextmanager
+def replans_deferred(*, actor: Actor) -> Iterator[None]:
+    """Collect replans requested inside the block and run each once when it ends."""
+    token = _deferred.set(set())
+    try:
+        yield
+        pending = _deferred.get() or set()
+    finally:
+        _deferred.reset(token)
+    if pending:
+        _replan_live(actor=actor, policy_ids=pending)
