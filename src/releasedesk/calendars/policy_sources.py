@@ -13,12 +13,11 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
 from releasedesk.core.timeutil import UnknownTimeZone, combine_local, get_zone
+from releasedesk.planning.snapshot import calendars_dirs
+from releasedesk.policies.models import PolicyVersion
 from releasedesk.scheduling._grammar import TimeRuleError
 from releasedesk.scheduling.blackouts import (
     BlackoutSource,
@@ -84,16 +83,13 @@ def _zone(name: Any, fallback: str) -> str:
     return fallback
 
 
-def _ics_text(path_text: str, policy_file: str) -> str:
-    candidates: list[Path] = []
-    base = getattr(settings, "RELEASEDESK_CALENDARS_DIR", None)
-    if base:
-        candidates.append(Path(str(base)) / path_text)
-    if policy_file:
-        candidates.append(Path(policy_file).parent / path_text)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
+def _ics_text(path_text: str, version: PolicyVersion | None) -> str:
+    """The ICS file, looked up where the planner looks (`planning.snapshot.calendars_dirs`:
+    RELEASEDESK_CALENDARS_DIR, the policy file's directory, the examples), never outside."""
+    for base in calendars_dirs(version):
+        path = (base / path_text).resolve()
+        if base.resolve() in path.parents and path.is_file():
+            return path.read_text(encoding="utf-8")
     raise TimeRuleError(f"ICS file {path_text!r} was not found")
 
 
@@ -105,7 +101,9 @@ def _window(policy: str, name: str, spec: Mapping[str, Any], zone: str) -> Named
     return NamedWindow(policy, name, rule, _zone(spec.get("zone"), zone))
 
 
-def _blackout(policy: str, spec: Mapping[str, Any], zone: str, policy_file: str) -> NamedBlackouts:
+def _blackout(
+    policy: str, spec: Mapping[str, Any], zone: str, version: PolicyVersion | None
+) -> NamedBlackouts:
     bzone = _zone(spec.get("zone"), zone)
     reason = str(spec.get("reason") or "")
     if spec.get("dates"):
@@ -127,7 +125,7 @@ def _blackout(policy: str, spec: Mapping[str, Any], zone: str, policy_file: str)
         return NamedBlackouts(policy, reason or f"{source.where} public holidays", source, bzone)
     if spec.get("ics"):
         path_text = str(spec["ics"])
-        ics = IcsBlackouts(_ics_text(path_text, policy_file), bzone, reason or path_text)
+        ics = IcsBlackouts(_ics_text(path_text, version), bzone, reason or None)
         return NamedBlackouts(policy, reason or ics.name, ics, bzone)
     raise TimeRuleError("a blackout needs one of dates, yearly, holidays or ics")
 
@@ -146,7 +144,9 @@ def _cadence(spec: Mapping[str, Any]) -> Cadence:
     raise TimeRuleError("a cycle needs one of every, monthly or rule")
 
 
-def policy_time(policy: str, document: Mapping[str, Any], *, filename: str = "") -> PolicyTime:
+def policy_time(
+    policy: str, document: Mapping[str, Any], *, version: PolicyVersion | None = None
+) -> PolicyTime:
     """The time sections of `document` (a stored policy version's JSON)."""
     try:
         zone = _zone(document.get("zone"), "UTC")
@@ -160,7 +160,7 @@ def policy_time(policy: str, document: Mapping[str, Any], *, filename: str = "")
             result.problems.append(f"{policy}: window {name!r} cannot be read: {exc}")
     for index, spec in enumerate(document.get("blackouts") or []):
         try:
-            result.blackouts.append(_blackout(policy, spec, zone, filename))
+            result.blackouts.append(_blackout(policy, spec, zone, version))
         except (TimeRuleError, UnknownTimeZone, ValueError, TypeError, KeyError, OSError) as exc:
             result.problems.append(f"{policy}: blackout {index + 1} cannot be read: {exc}")
     for target in document.get("targets") or []:
@@ -182,8 +182,6 @@ def policy_time(policy: str, document: Mapping[str, Any], *, filename: str = "")
     return result
 
 
-def latest_policy_times(versions: Iterable[Any]) -> list[PolicyTime]:
+def latest_policy_times(versions: Iterable[PolicyVersion]) -> list[PolicyTime]:
     """PolicyTime for each given PolicyVersion (with `policy` selected)."""
-    return [
-        policy_time(v.policy.slug, v.document or {}, filename=v.filename or "") for v in versions
-    ]
+    return [policy_time(v.policy.slug, v.document or {}, version=v) for v in versions]
