@@ -24,6 +24,7 @@ database's `now()`, so tests and the demo can move the clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import re
@@ -159,6 +160,87 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """Hand-written SQL for the hot path (claim without a filter, complete as done): the ORM's
+    query building costs several times the statements themselves (benchmarks/queue.py)."""
+
+    select_due: str
+    claim: str  # "{ids}" is replaced by one placeholder per id
+    done: str
+
+
+@functools.cache
+def _statements(model: type[DueWork], vendor: str) -> _Statements:
+    qn = connection.ops.quote_name
+    meta = model._meta
+    table, pk = qn(meta.db_table), qn(meta.pk.column)  # type: ignore[union-attr]
+    c = {f: qn(meta.get_field(f).column) for f in _QUEUE_FIELDS}  # type: ignore[union-attr]
+    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+    lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+    return _Statements(
+        select_due=(
+            f"SELECT {columns} FROM {table} WHERE {c['state']} = %s AND {c['due_at']} <= %s"  # noqa: S608
+            f" ORDER BY {c['due_at']}, {pk} LIMIT %s{lock}"
+        ),
+        claim=(
+            f"UPDATE {table} SET {c['state']} = %s, {c['lease_owner']} = %s,"  # noqa: S608
+            f" {c['lease_until']} = %s, {c['attempts']} = {c['attempts']} + 1,"
+            f" {c['updated_at']} = %s WHERE {pk} IN ({{ids}}) AND {c['state']} = %s"
+        ),
+        done=(
+            f"UPDATE {table} SET {c['state']} = %s, {c['finished_at']} = %s,"  # noqa: S608
+            f" {c['lease_owner']} = '', {c['lease_until']} = NULL, {c['updated_at']} = %s"
+            f" WHERE {pk} = %s AND {c['state']} = %s AND {c['lease_owner']} = %s"
+            f" AND {c['attempts']} = %s"
+        ),
+    )
+
+
+_QUEUE_FIELDS = (
+    "state",
+    "due_at",
+    "lease_owner",
+    "lease_until",
+    "attempts",
+    "finished_at",
+    "updated_at",
+)
+
+
+@functools.cache
+def _row_loader(
+    model: type[DueWork], vendor: str
+) -> tuple[list[str], list[tuple[int, Callable[..., Any], Any]]]:
+    """Attribute names and the backend/field converters of `model`'s columns, computed once
+    (what the ORM's compiler recomputes for every query)."""
+    fields = model._meta.concrete_fields
+    converters: list[tuple[int, Callable[..., Any], Any]] = []
+    for i, f in enumerate(fields):
+        col = f.get_col(model._meta.db_table)
+        for conv in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            converters.append((i, conv, col))
+    return [f.attname for f in fields], converters
+
+
+def _fetch_rows[W: DueWork](model: type[W], sql: str, params: list[Any]) -> list[W]:
+    attnames, converters = _row_loader(model, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw_rows = cursor.fetchall()
+    rows = []
+    for raw in raw_rows:
+        values = list(raw)
+        for i, conv, col in converters:
+            values[i] = conv(values[i], col, connection)
+        rows.append(model.from_db(connection.alias, attnames, values))
+    return rows
+
+
+def _db_datetime(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def claim[W: DueWork](
     model: type[W],
     *,
@@ -183,14 +265,19 @@ def claim[W: DueWork](
     if lease <= dt.timedelta(0):
         raise ValueError("lease must be positive")
     with transaction.atomic():
-        qs = model._default_manager.filter(state=WorkState.PENDING, due_at__lte=now)
-        if filter is not None:
-            qs = qs.filter(filter)
-        qs = qs.order_by("due_at", "pk")
-        if _is_postgres():
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        if filter is None:
+            sql = _statements(model, connection.vendor)
+            select: Callable[[], list[W]] = lambda: _fetch_rows(  # noqa: E731
+                model, sql.select_due, [WorkState.PENDING.value, _db_datetime(now), limit]
+            )
+        else:
+            qs = model._default_manager.filter(state=WorkState.PENDING, due_at__lte=now)
+            qs = qs.filter(filter).order_by("due_at", "pk")
+            if _is_postgres():
+                qs = qs.select_for_update(skip_locked=True, of=("self",))
+            select = lambda: list(qs[:limit])  # noqa: E731
         while True:  # until something is claimable or nothing is due
-            candidates = list(qs[:limit])
+            candidates = select()
             if not candidates:
                 return []
             late = [r for r in candidates if r.late_after is not None and r.late_after < now]
@@ -200,15 +287,20 @@ def claim[W: DueWork](
             if due:
                 break
         until = now + lease
-        claimed = model._default_manager.filter(
-            pk__in=[r.pk for r in due], state=WorkState.PENDING
-        ).update(
-            state=WorkState.RUNNING,
-            lease_owner=owner,
-            lease_until=until,
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
+        sql = _statements(model, connection.vendor)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.claim.format(ids=", ".join(["%s"] * len(due))),
+                [
+                    WorkState.RUNNING.value,
+                    owner,
+                    _db_datetime(until),
+                    _db_datetime(now),
+                    *[r.pk for r in due],
+                    WorkState.PENDING.value,
+                ],
+            )
+            claimed = cursor.rowcount
         if claimed != len(due):
             # Cannot happen under the row locks / the IMMEDIATE write lock; if it does, the
             # rows we did not win are re-read so only ours are returned.
@@ -283,6 +375,8 @@ def complete(
     """
     if state in (WorkState.PENDING, WorkState.RUNNING):
         raise ValueError(f"complete() needs a final state, not {state!r}")
+    if state == WorkState.DONE and not error and not values:
+        return _complete_done(row, owner=owner, now=now)
     updates: dict[str, Any] = dict(values or {})
     updates.update(
         state=state,
@@ -297,6 +391,31 @@ def complete(
     if won:
         for name, value in updates.items():
             setattr(row, name, value)
+    else:
+        log.info("queue: %s %s lost its lease before completing", type(row)._meta.label, row.pk)
+    return won
+
+
+def _complete_done(row: DueWork, *, owner: str, now: dt.datetime) -> bool:
+    sql = _statements(type(row), connection.vendor)
+    when = _db_datetime(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.done,
+            [
+                WorkState.DONE.value,
+                when,
+                when,
+                row.pk,
+                WorkState.RUNNING.value,
+                owner,
+                row.attempts,
+            ],
+        )
+        won = cursor.rowcount == 1
+    if won:
+        row.state, row.finished_at, row.updated_at = WorkState.DONE, now, now
+        row.lease_owner, row.lease_until = "", None
     else:
         log.info("queue: %s %s lost its lease before completing", type(row)._meta.label, row.pk)
     return won

@@ -232,18 +232,23 @@ def run_turn(
     handlers: list[Handler] | None = None, stop_event: threading.Event | None = None
 ) -> bool:
     """One turn: every handler once (stopping early once `stop_event` is set).
-    True when any of them did work."""
+    True when any of them did work.
+
+    Connections are not recycled on the busy path (with the default `CONN_MAX_AGE=0` that
+    would reconnect for every row); the loop calls `close_old_connections()` before it
+    sleeps and after a handler raised, which drops broken or over-age connections.
+    """
     did_work = False
-    close_old_connections()
-    try:
-        for handler in list(HANDLERS if handlers is None else handlers):
-            if stop_event is not None and stop_event.is_set():
-                break
-            try:
-                did_work = bool(handler()) or did_work
-            except Exception:
-                log.exception("worker handler %s failed", getattr(handler, "__qualname__", handler))
-    finally:
+    failed = False
+    for handler in list(HANDLERS if handlers is None else handlers):
+        if stop_event is not None and stop_event.is_set():
+            break
+        try:
+            did_work = bool(handler()) or did_work
+        except Exception:
+            failed = True
+            log.exception("worker handler %s failed", getattr(handler, "__qualname__", handler))
+    if failed:
         close_old_connections()
     return did_work
 
@@ -298,6 +303,7 @@ def run_worker_loop(
     while not stop_event.is_set():
         did_work = run_turn(handlers, stop_event)
         if not did_work:
+            close_old_connections()
             stop_event.wait(poll_interval)
     close_old_connections()
     log.info("worker: stopped")
