@@ -62,8 +62,10 @@ def test_failed_version_probe_pauses_the_release_and_alerts_staff(
 ) -> None:
     set_executor(saas_eu, kind="simulated", duration_seconds=0)
     _upgrade, check = _pair(make_step, release, saas_eu, on_failure="revert_release")
+    # Verified a minute later (not woken by the upgrade: no `after`).
     check.due_at = SLOT + 60 * S
-    check.save(update_fields=["due_at"])
+    check.payload = {"checks": ["health_probe", "version_probe"], "on_failure": "revert_release"}
+    check.save(update_fields=["due_at", "payload"])
     run_worker(SLOT)
     # Someone rolled the instance back by hand before the verification ran.
     Instance.objects.filter(pk=saas_eu.pk).update(current_version="5.3.0")

@@ -136,6 +136,8 @@ def finish_step(step: ScheduledStep, outcome: Outcome, *, owner: str, now: dt.da
     won = complete(
         step, owner=owner, now=now, state=outcome.state, error=outcome.error, values=outcome.values
     )
+    if won and outcome.state != WorkState.BLOCKED:
+        wake_dependents(step, now=now)
     if won and step.kind in COMPLETION_KINDS and outcome.state != WorkState.BLOCKED:
         # The last upgrade or verification ended (done, skipped, failed…): maybe the release
         # is complete now.
@@ -332,13 +334,21 @@ def dependency_outcome(step: ScheduledStep, *, now: dt.datetime) -> Outcome | No
     if before is None or before["state"] == WorkState.DONE:
         return None
     if before["state"] in UNFINISHED:
+        # Until the prerequisite is due; then poll (it wakes this step when it ends).
         wait = BLOCKED_DEPENDENCY_POLL if before["state"] == WorkState.BLOCKED else DEPENDENCY_POLL
-        due = max(now + wait, before["due_at"])
+        due = before["due_at"] if before["due_at"] > now else now + wait
         with transaction.atomic():
             return defer(
                 step, due_at=due, message=f"Waits for {after} ({before['state']})", now=now
             )
     return Outcome.skip(f"{after} did not happen ({before['state']})")
+
+
+def wake_dependents(step: ScheduledStep, *, now: dt.datetime) -> int:
+    """`step` ended: the pending steps that wait for it (`after: <its key>`) are due now."""
+    return ScheduledStep.objects.filter(
+        release_id=step.release_id, state=WorkState.PENDING, payload__after=step.key, due_at__gt=now
+    ).update(due_at=now, updated_at=now)
 
 
 def release_waiting_steps(release: Release, *, now: dt.datetime) -> int:

@@ -36,6 +36,7 @@ from releasedesk.timeline.execution import (
     maybe_complete_release,
     record_failure,
     record_success,
+    wake_dependents,
 )
 from releasedesk.timeline.gates import HELD_PREFIX, policy_stages
 from releasedesk.timeline.models import (
@@ -373,6 +374,7 @@ def mark_step(
         _set_state(
             locked, expected=expected, now=now, state=WorkState.DONE, finished_at=now, last_error=""
         )
+        wake_dependents(locked, now=now)
         if locked.kind in STARTED_BY_WORKER:
             maybe_complete_release(release, now=now, exclude=locked.pk)
     else:
