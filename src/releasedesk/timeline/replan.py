@@ -9,7 +9,7 @@ already ran stay as they are).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -32,6 +32,10 @@ LIVE = frozenset(
     }
 )
 
+# Called in the same transaction after a release's plan was stored, with the difference
+# (e.g. the tasks app keeps its Task rows equal to the stored `task` steps).
+PLAN_STORED_HOOKS: list[Callable[[Release, PlanDiff, Actor], None]] = []
+
 
 def replan_release(release: Release, *, actor: Actor) -> PlanDiff:
     """Plan the release from the database as it is now and store the difference."""
@@ -39,13 +43,16 @@ def replan_release(release: Release, *, actor: Actor) -> PlanDiff:
     with transaction.atomic():
         release = Release.objects.select_related("policy", "policy_version").get(pk=release.pk)
         steps = plan_for_release(release, now=now).steps if release.status in LIVE else ()
-        return persist_plan(
+        diff = persist_plan(
             release_id=release.pk,
             steps=steps,
             now=now,
             actor=actor,
             generation=release.approvals_generation,
         )
+        for hook in list(PLAN_STORED_HOOKS):
+            hook(release, diff, actor)
+        return diff
 
 
 def replan_releases(releases: list[Release] | None = None, *, actor: Actor) -> dict[int, PlanDiff]:
