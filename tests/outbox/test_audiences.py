@@ -263,3 +263,17 @@ def test_staff_by_role_team_and_all(
         audiences.resolve("everyone")
     with pytest.raises(ValidationFailed, match="unknown team 'nobody'"):
         audiences.resolve("team:nobody")
+
+
+def test_restrict_to_the_planners_contact_ids_keeps_reasons(
+    presenter: Any, saas_eu: Any, customer_a: Any, customer_b: Any
+) -> None:
+    b1 = Contact.objects.get(email="b1@school-b.test")
+    a1 = Contact.objects.get(email="a1@school-a.test")
+    audience = audiences.restrict(
+        audiences.affected_org_admins([presenter], [saas_eu]), [a1.pk, b1.pk]
+    )
+    assert _whys(audience) == [
+        ("a1@school-a.test", "admin of School A, which uses Presenter on saas-eu"),
+        ("b1@school-b.test", "admin of School B, which uses Presenter on saas-eu"),
+    ]

@@ -345,6 +345,16 @@ def resolve(
     )
 
 
+def restrict(audience: Audience, contact_ids: Iterable[int]) -> Audience:
+    """Only the contacts in `contact_ids` (e.g. the recipients the planner froze into a
+    step's payload), keeping each one's reason; staff recipients are kept as they are."""
+    wanted = set(contact_ids)
+    return Audience(
+        recipients=[r for r in audience.recipients if r.contact is None or r.contact.pk in wanted],
+        skipped=[s for s in audience.skipped if s.contact.pk in wanted],
+    )
+
+
 def affected_customers(
     products: Sequence[Product], instances: Sequence[Instance] | None = None
 ) -> list[Customer]:

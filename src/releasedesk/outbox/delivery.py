@@ -175,10 +175,6 @@ def deliver_due(
     rows = queue.claim(Message, now=now or clock.now(), owner=owner, lease=LEASE, limit=limit)
     if not rows:
         return 0
-    ids = [r.pk for r in rows]
-    contacts = {
-        m.pk: m.contact for m in Message.objects.filter(pk__in=ids).select_related("contact")
-    }
     conn = open_connection()
     try:
         # Open it here so the whole batch shares one SMTP session (send_messages() on an
@@ -189,7 +185,6 @@ def deliver_due(
         log.debug("outbox: opening the SMTP connection failed", exc_info=True)
     try:
         for i, row in enumerate(rows):
-            row.contact = contacts.get(row.pk)
             state = deliver_one(row, owner=owner, connection=conn)
             if (
                 state == WorkState.PENDING
