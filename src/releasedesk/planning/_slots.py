@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from releasedesk.core.timeutil import combine_local, format_local, format_utc, to_local
 from releasedesk.scheduling.blackouts import Blackouts, next_window_outside_blackouts
@@ -21,6 +22,10 @@ from releasedesk.scheduling.notice import NoticeTimes, notice_times
 from releasedesk.scheduling.windows import WindowRule
 
 MAX_SLOTS = 60  # carried at most this many cycles/windows before the planner gives up
+
+
+def iso(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat()
 
 
 def short_local(instant: dt.datetime, zone: str) -> str:
@@ -54,18 +59,45 @@ class SlotInfo:
     override: str = ""  # a hotfix's blackout override, in words
     unmeetable: str = ""  # why the slot cannot be used at all
 
-    @property
+    # Texts every instance of the group shows: formatted once per slot (no per-instance
+    # zone work when 100,000 instances share the slot).
+
+    @cached_property
     def date_key(self) -> str:
         return self.local_date.isoformat()
 
-    @property
+    @cached_property
     def start_text(self) -> str:
         return short_local(self.start, self.zone)
 
-    @property
+    @cached_property
+    def start_iso(self) -> str:
+        return iso(self.start)
+
+    @cached_property
     def deadline_text(self) -> str:
         assert self.deadline is not None
         return short_local(self.deadline, self.deadline_zone or self.zone)
+
+    @cached_property
+    def deadline_iso(self) -> str | None:
+        return iso(self.deadline) if self.deadline is not None else None
+
+    @cached_property
+    def deliver_by_text(self) -> str:
+        """'2027-03-25 15:00 CET = 2027-03-25 14:00 UTC'."""
+        assert self.notice is not None
+        deliver_by = self.notice.must_deliver_by
+        return f"{short_local(deliver_by, self.zone)} = {format_utc(deliver_by)}"
+
+    @cached_property
+    def deliver_by_iso(self) -> str | None:
+        return iso(self.notice.must_deliver_by) if self.notice is not None else None
+
+    @cached_property
+    def derived(self) -> dict[str, str]:
+        """Per-slot strings the planner builds once (reasons shared by every instance)."""
+        return {}
 
 
 def finish_slot(

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import holidays as holidays_lib
 
 from releasedesk.core.errors import ValidationFailed
-from releasedesk.core.timeutil import combine_local, ensure_aware, format_utc
+from releasedesk.core.timeutil import combine_local, ensure_aware
 from releasedesk.planning import recipients
 from releasedesk.planning._slots import (
     ConsentRule,
@@ -945,6 +945,12 @@ class _Planner:
         if slot.notice is not None and notice is not None:
             times = slot.notice
             who = self.who(notice.to, inst)
+            notice_reason = slot.derived.get("notice_reason")
+            if notice_reason is None:
+                notice_reason = slot.derived["notice_reason"] = (
+                    f"{notice.lead.describe()} before the start ({slot.start_text}): "
+                    f"delivered by {slot.deliver_by_text}, sent {notice.margin.describe()} earlier"
+                )
             key = f"{base}:notice:{slot.date_key}"
             delivered = self.facts.notices_delivered.get(key)
             yield self.emit(
@@ -954,12 +960,7 @@ class _Planner:
                     due_at=times.send_at,
                     zone=zone,
                     label=f"Notice: {inst.slug} upgrade on {slot.start_text}",
-                    reason=(
-                        f"{notice.lead.describe()} before the start ({slot.start_text}): "
-                        f"delivered by {short_local(times.must_deliver_by, zone)} = "
-                        f"{format_utc(times.must_deliver_by)}, sent {notice.margin.describe()} "
-                        "earlier"
-                    ),
+                    reason=notice_reason,
                     target=target.name,
                     instance_id=inst.id,
                     customer_id=inst.owner_id,
@@ -970,9 +971,9 @@ class _Planner:
                         **who.as_payload(),
                         "to": notice.to,
                         "lead": str(notice.lead),
-                        "deliver_by": _iso(times.must_deliver_by),
-                        "slot_start": _iso(slot.start),
-                        "consent_deadline": _iso(slot.deadline),
+                        "deliver_by": slot.deliver_by_iso,
+                        "slot_start": slot.start_iso,
+                        "consent_deadline": slot.deadline_iso,
                         "opt_out_allowed": consent_on if consent else None,
                         "delivered_at": _iso(delivered),
                     },
@@ -1003,7 +1004,7 @@ class _Planner:
                         **common,
                         **who.as_payload(),
                         "to": to,
-                        "new_slot_start": _iso(slot.start),
+                        "new_slot_start": slot.start_iso,
                         "moved_from": carried_dates,
                     },
                 )
@@ -1045,7 +1046,7 @@ class _Planner:
                         "silence": consent.effective_silence,
                         "decision": decision,
                         "decided_at": _iso(decided.received_at) if decided else None,
-                        "slot_start": _iso(slot.start),
+                        "slot_start": slot.start_iso,
                     },
                     status="planned" if slot.deadline_ok else "unmeetable",
                 )
@@ -1065,7 +1066,7 @@ class _Planner:
                         customer_id=inst.owner_id,
                         audience=by,
                         late_after=slot.deadline,
-                        payload={**common, **who.as_payload(), "deadline": _iso(slot.deadline)},
+                        payload={**common, **who.as_payload(), "deadline": slot.deadline_iso},
                     )
                 )
 

@@ -8,9 +8,9 @@ replaced for this plan only.
 Facts loaded today: approvals (`releases.Approval`, the time the last required approval
 arrived), stage passes (`timeline.StagePass`), steps already carried out
 (`timeline.ScheduledStep` in a settled state: frozen), notices delivered (done notice
-steps' `finished_at`), other releases' pending upgrade slots on the same instances (for
-conflicts) and the ICS calendars the policy names. Consents and staff freezes have no
-tables yet: their `Facts` fields stay empty until the issues that add them load them here.
+messages' SMTP 250 times, `consent.facts`), consents and opt-out streaks (`consent.facts`),
+other releases' pending upgrade slots on the same instances (for
+conflicts) and the ICS calendars the policy names. Staff freezes have no table yet.
 """
 
 from __future__ import annotations
@@ -281,8 +281,6 @@ def facts_for(
             ends_at=row["ends_at"],
             payload=row["payload"] or {},
         )
-        if row["kind"] == "notice" and row["state"] == "done" and row["finished_at"]:
-            delivered[row["key"]] = row["finished_at"]
     other_slots = tuple(
         SlotFact(
             row["release_id"],
@@ -297,10 +295,16 @@ def facts_for(
         .values("release_id", "release__version", "instance_id", "due_at", "ends_at")
         if row["instance_id"] in instance_ids
     )
+    # Consents and notice deliveries (outbox SMTP 250 times) come from the consent app.
+    from releasedesk.consent.facts import consent_facts, notices_delivered, opt_out_streaks
+
+    delivered.update(notices_delivered(release))
     return Facts(
         approvals_complete_at=approvals_complete_at(release),
         stage_passes=stage_passes,
         steps=steps,
+        consents=consent_facts(release),
+        opt_out_streaks=opt_out_streaks(release, instance_ids),
         notices_delivered=delivered,
         other_slots=other_slots,
         calendars=load_calendars(doc, version),
