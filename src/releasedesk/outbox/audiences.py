@@ -124,7 +124,8 @@ def user_recipient(user: User, why: str) -> Recipient:
     )
 
 
-def _add_contact(audience: Audience, contact: Contact, why: str) -> None:
+def add_contact(audience: Audience, contact: Contact, why: str) -> None:
+    """Add `contact` as a recipient, or to `skipped` when erased or unreachable."""
     if contact.erased_at is not None:
         audience.skipped.append(Skipped(contact=contact, why=why, problem="erased"))
     elif not contact.reachable:
@@ -132,6 +133,10 @@ def _add_contact(audience: Audience, contact: Contact, why: str) -> None:
         audience.skipped.append(Skipped(contact=contact, why=why, problem=f"unreachable: {reason}"))
     else:
         audience.recipients.append(contact_recipient(contact, why))
+
+
+# The name other modules used before it was public.
+_add_contact = add_contact
 
 
 def merge(audiences: Iterable[Audience]) -> Audience:
@@ -186,7 +191,7 @@ def affected_org_admins(
     audience = Audience()
     for contact in _contacts_with_role(uses, ContactRole.ADMIN):
         what = " and ".join(uses[contact.customer_id])
-        _add_contact(audience, contact, f"admin of {contact.customer.name}, which uses {what}")
+        add_contact(audience, contact, f"admin of {contact.customer.name}, which uses {what}")
     return audience
 
 
@@ -220,7 +225,7 @@ def instance_contacts(
             f"{InstanceKind(i.kind).label.split(' ')[0].lower()} instance {i.slug} ({i.product.name})"
             for i in by_owner[contact.customer_id]
         )
-        _add_contact(
+        add_contact(
             audience, contact, f"{role_label} of {contact.customer.name}, which owns {insts}"
         )
     return audience
@@ -243,7 +248,7 @@ def oem_partner_contacts(instances: Sequence[Instance] | None = None) -> Audienc
     audience = Audience()
     for contact in _contacts_with_role(labels, ContactRole.OEM_PARTNER):
         suffix = f" ({labels[contact.customer_id]})" if labels[contact.customer_id] else ""
-        _add_contact(audience, contact, f"OEM partner contact of {contact.customer.name}{suffix}")
+        add_contact(audience, contact, f"OEM partner contact of {contact.customer.name}{suffix}")
     return audience
 
 
@@ -255,7 +260,7 @@ def resellers(*, include_customers: bool, products: Sequence[Product] | None = N
     )
     audience = Audience()
     for contact in _contacts_with_role(reseller_ids, ContactRole.RESELLER):
-        _add_contact(audience, contact, f"reseller contact of {contact.customer.name}")
+        add_contact(audience, contact, f"reseller contact of {contact.customer.name}")
     if include_customers:
         children = Customer.objects.filter(parent_id__in=reseller_ids).select_related("parent")
         if products is not None:
@@ -264,7 +269,7 @@ def resellers(*, include_customers: bool, products: Sequence[Product] | None = N
         for contact in _contacts_with_role(parent_of, ContactRole.ADMIN):
             parent = parent_of[contact.customer_id]
             assert parent is not None
-            _add_contact(
+            add_contact(
                 audience,
                 contact,
                 f"admin of {contact.customer.name}, a customer of reseller {parent.name}",
