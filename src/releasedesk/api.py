@@ -9,6 +9,7 @@ from releasedesk.accounts.authn import api_auth
 from releasedesk.audit.api import router as audit_router
 from releasedesk.calendars.api import router as calendars_router
 from releasedesk.catalog.api import router as catalog_router
+from releasedesk.consent.api import router as consent_router
 from releasedesk.core.api import install_error_handlers
 from releasedesk.notes.api import router as notes_router
 from releasedesk.outbox.api import router as outbox_router
@@ -36,3 +37,4 @@ api.add_router("/timeline", timeline_router)
 api.add_router("/notes", notes_router)
 api.add_router("/calendar", calendars_router)
 api.add_router("/outbox", outbox_router)
+api.add_router("/consent", consent_router)

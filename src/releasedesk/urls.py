@@ -18,6 +18,7 @@ urlpatterns = [
     path("calendar/", include("releasedesk.calendars.urls")),
     path("portal/", include("releasedesk.portal.urls")),
     path("outbox/", include("releasedesk.outbox.urls")),
+    path("consent/", include("releasedesk.consent.urls")),
     path("", include("releasedesk.core.urls")),  # /metrics, /worker/
     path("", include("releasedesk.web.urls")),
 ]
