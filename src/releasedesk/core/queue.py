@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 
@@ -156,8 +157,10 @@ def _truncate(error: str) -> str:
     return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
+def _db() -> BaseDatabaseWrapper:
+    """The default connection, looked up once per call (`django.db.connection` is a proxy that
+    resolves the thread's connection on every attribute access)."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +175,7 @@ class _Statements:
 
 @functools.cache
 def _statements(model: type[DueWork], vendor: str) -> _Statements:
-    qn = connection.ops.quote_name
+    qn = _db().ops.quote_name
     meta = model._meta
     table, pk = qn(meta.db_table), qn(meta.pk.column)  # type: ignore[union-attr]
     c = {f: qn(meta.get_field(f).column) for f in _QUEUE_FIELDS}  # type: ignore[union-attr]
@@ -214,6 +217,7 @@ def _row_loader(
 ) -> tuple[list[str], list[tuple[int, Callable[..., Any], Any]]]:
     """Attribute names and the backend/field converters of `model`'s columns, computed once
     (what the ORM's compiler recomputes for every query)."""
+    connection = _db()
     fields = model._meta.concrete_fields
     converters: list[tuple[int, Callable[..., Any], Any]] = []
     for i, f in enumerate(fields):
@@ -223,7 +227,9 @@ def _row_loader(
     return [f.attname for f in fields], converters
 
 
-def _fetch_rows[W: DueWork](model: type[W], sql: str, params: list[Any]) -> list[W]:
+def _fetch_rows[W: DueWork](
+    connection: BaseDatabaseWrapper, model: type[W], sql: str, params: list[Any]
+) -> list[W]:
     attnames, converters = _row_loader(model, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -237,7 +243,11 @@ def _fetch_rows[W: DueWork](model: type[W], sql: str, params: list[Any]) -> list
     return rows
 
 
-def _db_datetime(value: dt.datetime) -> Any:
+def _db_datetime(connection: BaseDatabaseWrapper, value: dt.datetime) -> Any:
+    """What the ORM would send for an aware datetime: as is on PostgreSQL; on SQLite the
+    naive UTC text Django stores (`str(naive)`), without its per-call settings lookups."""
+    if connection.vendor == "sqlite":
+        return str(value.astimezone(dt.UTC).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value(value)
 
 
@@ -264,16 +274,20 @@ def claim[W: DueWork](
         raise ValueError("owner must be 1-64 characters")
     if lease <= dt.timedelta(0):
         raise ValueError("lease must be positive")
+    connection = _db()
     with transaction.atomic():
         if filter is None:
             sql = _statements(model, connection.vendor)
             select: Callable[[], list[W]] = lambda: _fetch_rows(  # noqa: E731
-                model, sql.select_due, [WorkState.PENDING.value, _db_datetime(now), limit]
+                connection,
+                model,
+                sql.select_due,
+                [WorkState.PENDING.value, _db_datetime(connection, now), limit],
             )
         else:
             qs = model._default_manager.filter(state=WorkState.PENDING, due_at__lte=now)
             qs = qs.filter(filter).order_by("due_at", "pk")
-            if _is_postgres():
+            if connection.vendor == "postgresql":
                 qs = qs.select_for_update(skip_locked=True, of=("self",))
             select = lambda: list(qs[:limit])  # noqa: E731
         while True:  # until something is claimable or nothing is due
@@ -294,8 +308,8 @@ def claim[W: DueWork](
                 [
                     WorkState.RUNNING.value,
                     owner,
-                    _db_datetime(until),
-                    _db_datetime(now),
+                    _db_datetime(connection, until),
+                    _db_datetime(connection, now),
                     *[r.pk for r in due],
                     WorkState.PENDING.value,
                 ],
@@ -397,8 +411,9 @@ def complete(
 
 
 def _complete_done(row: DueWork, *, owner: str, now: dt.datetime) -> bool:
+    connection = _db()
     sql = _statements(type(row), connection.vendor)
-    when = _db_datetime(now)
+    when = _db_datetime(connection, now)
     with connection.cursor() as cursor:
         cursor.execute(
             sql.done,
