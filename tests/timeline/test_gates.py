@@ -258,3 +258,45 @@ def test_hook_gates_run_after_the_built_ins_and_decide(
         "consent",
     ]
     _assert_untouched(saas_eu, step)
+
+
+def test_the_default_replan_hook_plans_again(
+    release: Release, make_step: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """With the registered hook a closed window re-plans the release at once (here the
+    exec-test policy has no targets, so the new plan drops the step: superseded)."""
+    assert execution.replan_after_gate in execution.REPLAN_HOOKS
+    step = make_step(ends_at=SLOT + dt.timedelta(hours=6))
+    late = SLOT + dt.timedelta(hours=7)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_worker(late)
+    assert _reload(step).state == WorkState.SUPERSEDED
+    assert audit_actions(release)[-3:] == [
+        "step.gate_replan",
+        "timeline.planned",
+        "timeline.replanned",
+    ]
+
+
+def test_a_replan_that_finds_no_open_slot_blocks_instead_of_looping(
+    release: Release,
+    make_step: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from releasedesk.timeline import replan
+    from releasedesk.timeline.persist import PlanDiff
+
+    step = make_step(ends_at=SLOT + dt.timedelta(hours=6))
+
+    def same_slot_again(rel: Release, *, actor: Any) -> PlanDiff:
+        ScheduledStep.objects.filter(pk=step.pk).update(state=WorkState.PENDING, last_error="")
+        return PlanDiff(updated=1)
+
+    monkeypatch.setattr(replan, "replan_release", same_slot_again)
+    late = SLOT + dt.timedelta(hours=7)
+    with time_machine.travel(late, tick=False), django_capture_on_commit_callbacks(execute=True):
+        run_worker(late)
+    step = _reload(step)
+    assert (step.state, step.last_error) == (WorkState.BLOCKED, execution.NO_WINDOW)
+    assert run_worker(late + dt.timedelta(minutes=1)) == 0

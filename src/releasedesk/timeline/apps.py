@@ -12,6 +12,13 @@ class TimelineConfig(AppConfig):
         # It carries the name `handle_one_timeline_steps`, so `core.worker.load_handlers`
         # does not add a second, generic handler for the same table.
         from releasedesk.core import worker
-        from releasedesk.timeline.execution import handle_one_timeline_steps
+        from releasedesk.timeline.execution import (
+            REPLAN_HOOKS,
+            handle_one_timeline_steps,
+            replan_after_gate,
+        )
 
         worker.register(handle_one_timeline_steps)
+        # A gate that asks for a new plan (window closed, release postponed) gets one.
+        if replan_after_gate not in REPLAN_HOOKS:
+            REPLAN_HOOKS.append(replan_after_gate)

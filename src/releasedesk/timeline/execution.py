@@ -244,6 +244,37 @@ def _still_ours(step: ScheduledStep) -> bool:
     ).exists()
 
 
+NO_WINDOW = "The new plan still has no open slot for this step: a person must look"
+
+
+def replan_after_gate(release_id: int, reason: str) -> None:
+    """The default re-plan hook: plan the release again (`timeline.replan`) and store the
+    difference. A step the new plan leaves in a closed window is blocked for a person, so a
+    planner that cannot find a slot never makes the worker loop."""
+    from releasedesk.timeline.replan import replan_release
+
+    now = clock.now()
+    with transaction.atomic():
+        release = Release.objects.filter(pk=release_id).first()
+        if release is None:
+            return
+        diff = replan_release(release, actor=SYSTEM)
+        stuck = ScheduledStep.objects.filter(
+            release_id=release_id,
+            kind=StepKind.UPGRADE,
+            state=WorkState.PENDING,
+            ends_at__isnull=False,
+            ends_at__lte=now,
+        ).update(state=WorkState.BLOCKED, last_error=NO_WINDOW, updated_at=now)
+        record(
+            actor=SYSTEM,
+            action="timeline.replanned",
+            obj=release,
+            after={"reason": reason, **diff.summary(), "stuck": stuck},
+            scope=release_scope(release_id),
+        )
+
+
 def request_replan(release_id: int, reason: str) -> None:
     """Ask for a new plan of the release once the current transaction commits."""
     for hook in list(REPLAN_HOOKS):
