@@ -60,7 +60,7 @@ def test_compose_refuses_an_unknown_audience(release: Any, docs_writer: Any) -> 
     with pytest.raises(ValidationFailed) as err:
         services.compose_notes(release=release, actor=staff(docs_writer), audiences=["press"])
     assert err.value.message == (
-        "unknown audience 'press' (the policy 'field-notes' has: internal, distributors, customers)"
+        "unknown audience 'press' (the policy 'field-notes' has: customers, distributors, internal)"
     )
     assert not ReleaseNote.objects.exists()
 

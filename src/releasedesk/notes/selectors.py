@@ -53,8 +53,8 @@ def latest_document(policy: Policy) -> PolicyDocument:
 
 def note_audiences(doc: PolicyDocument) -> list[tuple[str, str]]:
     """(audience, tier) pairs release notes are written for: `release_notes.audiences`, or
-    every audience of the policy when it has no `release_notes` section."""
-    names = doc.release_notes.audiences if doc.release_notes else list(doc.audiences)
+    every audience of the policy (by name) when it has no `release_notes` section."""
+    names = doc.release_notes.audiences if doc.release_notes else sorted(doc.audiences)
     return [(name, doc.audiences[name]) for name in names]
 
 
@@ -64,10 +64,11 @@ def note_locales(doc: PolicyDocument) -> list[str]:
 
 def audience_tier(doc: PolicyDocument, audience: str) -> str:
     if audience not in doc.audiences:
+        # Sorted: a stored document's mapping order differs between databases (jsonb).
+        names = ", ".join(sorted(doc.audiences))
         raise ValidationFailed(
-            f"unknown audience {audience!r} (the policy {doc.policy!r} has: "
-            f"{', '.join(doc.audiences)})",
-            fields={"audience": f"one of {', '.join(doc.audiences)}"},
+            f"unknown audience {audience!r} (the policy {doc.policy!r} has: {names})",
+            fields={"audience": f"one of {names}"},
         )
     return doc.audiences[audience]
 

@@ -555,7 +555,7 @@ def _finish(
     now = clock.now()
     with transaction.atomic():
         row = (
-            Publication.objects.select_for_update()
+            Publication.objects.select_for_update(of=("self",))
             .select_related("note", "digest")
             .get(pk=publication.pk)
         )
