@@ -15,6 +15,7 @@ from releasedesk.notes.api import router as notes_router
 from releasedesk.outbox.api import router as outbox_router
 from releasedesk.policies.api import router as policies_router
 from releasedesk.releases.api import router as releases_router
+from releasedesk.tasks.api import router as tasks_router
 from releasedesk.timeline.api import router as timeline_router
 
 api = NinjaAPI(
@@ -38,3 +39,4 @@ api.add_router("/notes", notes_router)
 api.add_router("/calendar", calendars_router)
 api.add_router("/outbox", outbox_router)
 api.add_router("/consent", consent_router)
+api.add_router("/tasks", tasks_router)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "releasedesk.calendars",
     "releasedesk.portal",
     "releasedesk.outbox",
+    "releasedesk.tasks",
     "releasedesk.consent",
     "releasedesk.web",
 ]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("portal/", include("releasedesk.portal.urls")),
     path("outbox/", include("releasedesk.outbox.urls")),
     path("consent/", include("releasedesk.consent.urls")),
+    path("tasks/", include("releasedesk.tasks.urls")),
     path("", include("releasedesk.core.urls")),  # /metrics, /worker/
     path("", include("releasedesk.web.urls")),
 ]
