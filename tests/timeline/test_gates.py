@@ -268,8 +268,19 @@ def test_the_default_replan_hook_plans_again(
     assert execution.replan_after_gate in execution.REPLAN_HOOKS
     step = make_step(ends_at=SLOT + dt.timedelta(hours=6))
     late = SLOT + dt.timedelta(hours=7)
-    with django_capture_on_commit_callbacks(execute=True):
-        run_worker(late)
+    seen: list[str] = []
+    with django_capture_on_commit_callbacks() as callbacks:
+        (row,) = queue.claim(ScheduledStep, now=late, owner="w1", lease=dt.timedelta(minutes=1))
+        with time_machine.travel(late, tick=False):
+            outcome = perform_step(row, now=late)
+    # The hooks fire when the gate's transaction commits, before the worker records the
+    # outcome: the step is already blocked then, so the re-plan may move it.
+    seen.append(_reload(step).state)
+    with time_machine.travel(late, tick=False):
+        for callback in callbacks:
+            callback()
+        finish_step(row, outcome, owner="w1", now=late)
+    assert seen == [WorkState.BLOCKED]
     assert _reload(step).state == WorkState.SUPERSEDED
     assert audit_actions(release)[-3:] == [
         "step.gate_replan",

@@ -131,8 +131,10 @@ def finish_step(step: ScheduledStep, outcome: Outcome, *, owner: str, now: dt.da
     """
     if outcome.retry:
         return retry_or_fail(step, owner=owner, now=now, error=outcome.error) is not None
-    if outcome.state == WorkState.PENDING:
-        return True
+    if outcome.state == WorkState.PENDING or (
+        outcome.state == WorkState.BLOCKED and outcome.error.startswith(REPLAN_PREFIX)
+    ):
+        return True  # applied by the performer in its own transaction (defer, re-plan block)
     won = complete(
         step, owner=owner, now=now, state=outcome.state, error=outcome.error, values=outcome.values
     )
@@ -244,6 +246,7 @@ def _still_ours(step: ScheduledStep) -> bool:
     ).exists()
 
 
+REPLAN_PREFIX = "Needs a new plan — "
 NO_WINDOW = "The new plan still has no open slot for this step: a person must look"
 
 
@@ -332,8 +335,23 @@ def gate_outcome(step: ScheduledStep, release: Release, *, now: dt.datetime) -> 
     if first.action == "skip":
         return Outcome.skip(reasons)
     if first.action == "replan":
+        # Blocked here, in the gate's transaction, so the re-plan (after commit) finds the
+        # step blocked — not still running — and may move it.
+        message = f"{REPLAN_PREFIX}{reasons}"
+        ScheduledStep.objects.filter(
+            pk=step.pk,
+            state=WorkState.RUNNING,
+            lease_owner=step.lease_owner,
+            attempts=step.attempts,
+        ).update(
+            state=WorkState.BLOCKED,
+            lease_owner="",
+            lease_until=None,
+            last_error=message[:4000],
+            updated_at=now,
+        )
         request_replan(release.pk, reasons)
-        return Outcome.block(f"Needs a new plan — {reasons}")
+        return Outcome.block(message)
     return Outcome.block(reasons)
 
 
