@@ -196,6 +196,8 @@ def test_bad_tampered_foreign_and_revoked_tokens_are_404(
     token_a = feeds.make_token("customer", customer_a.pk)
     url = lambda pk, token: reverse("calendars:customer_feed", args=[pk, token])  # noqa: E731
     assert client.get(url(customer_a.pk, token_a)).status_code == 200
+    assert client.head(url(customer_a.pk, token_a)).status_code == 200
+    assert client.post(url(customer_a.pk, token_a)).status_code == 405
     assert client.get(url(customer_b.pk, token_a)).status_code == 404  # another customer's token
     tampered = token_a[:-1] + ("A" if token_a[-1] != "A" else "B")
     assert client.get(url(customer_a.pk, tampered)).status_code == 404

@@ -11,7 +11,12 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from releasedesk.accounts.models import User
 from releasedesk.calendars import feeds, services
@@ -387,7 +392,7 @@ def _ics(body: bytes, filename: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe  # calendar clients may probe with HEAD
 def staff_feed(request: HttpRequest, user_id: int, token: str) -> HttpResponse:
     if not feeds.token_valid("staff", user_id, token):
         raise Http404("No such feed.")
@@ -397,7 +402,7 @@ def staff_feed(request: HttpRequest, user_id: int, token: str) -> HttpResponse:
     return _ics(feeds.internal_feed(user, now=clock.now()), "releasedesk-internal.ics")
 
 
-@require_GET
+@require_safe
 def customer_feed(request: HttpRequest, customer_id: int, token: str) -> HttpResponse:
     if not feeds.token_valid("customer", customer_id, token):
         raise Http404("No such feed.")
