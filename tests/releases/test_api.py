@@ -127,6 +127,7 @@ def test_create_assess_approve_start_through_the_api(pm_api: Api, cto: Any, seco
         "release.assessed",
         "release.approved",
         "release.approved",
+        "timeline.planned",  # the complete approvals store the plan as the timeline
         "release.started",
     ]
 

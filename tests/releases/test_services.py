@@ -314,6 +314,7 @@ def test_pause_resume_complete_revert(
         "release.created",
         "release.assessed",
         "release.approved",
+        "timeline.planned",
         "release.started",
         "release.paused",
         "release.resumed",
