@@ -80,7 +80,7 @@ def test_metrics_from_loopback(client: Client, busy_queue: None) -> None:
 def test_metrics_from_elsewhere_needs_the_token_or_staff(
     client: Client, vendor_admin: Any, customer_a: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    remote: dict[str, Any] = {"REMOTE_ADDR": "203.0.113.9"}
     assert client.get("/metrics", **remote).status_code == 404
     monkeypatch.setenv("RELEASEDESK_METRICS_TOKEN", "s3cret-metrics")
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **remote).status_code == 404

@@ -177,9 +177,14 @@ class _Statements:
 def _statements(model: type[DueWork], vendor: str) -> _Statements:
     qn = _db().ops.quote_name
     meta = model._meta
-    table, pk = qn(meta.db_table), qn(meta.pk.column)  # type: ignore[union-attr]
-    c = {f: qn(meta.get_field(f).column) for f in _QUEUE_FIELDS}  # type: ignore[union-attr]
-    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+    assert meta.pk is not None
+
+    def col(field: Any) -> str:
+        return qn(str(field.column))
+
+    table, pk = qn(meta.db_table), col(meta.pk)
+    c = {f: col(meta.get_field(f)) for f in _QUEUE_FIELDS}
+    columns = ", ".join(col(f) for f in meta.concrete_fields)
     lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
     return _Statements(
         select_due=(
@@ -427,7 +432,7 @@ def _complete_done(row: DueWork, *, owner: str, now: dt.datetime) -> bool:
                 row.attempts,
             ],
         )
-        won = cursor.rowcount == 1
+        won = bool(cursor.rowcount == 1)
     if won:
         row.state, row.finished_at, row.updated_at = WorkState.DONE, now, now
         row.lease_owner, row.lease_until = "", None
