@@ -31,7 +31,7 @@ ATTACKS = st.sampled_from(
     ]
 )
 TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=80
 )
 
 ALLOWED_TAGS = {
