@@ -53,7 +53,9 @@ def clock_at() -> Iterator[Any]:
         traveller.stop()
 
 
-def _user(username: str, roles: dict[str, Any], slugs: list[str], zone: str = "Europe/Zurich") -> Any:
+def _user(
+    username: str, roles: dict[str, Any], slugs: list[str], zone: str = "Europe/Zurich"
+) -> Any:
     from releasedesk.accounts.models import User
 
     user = User.objects.create_user(
@@ -106,22 +108,22 @@ def field_app(db: None) -> Any:
 
 @pytest.fixture
 def field_customers(field_app: Any) -> dict[str, Any]:
-    """Reseller R1 (a reseller contact, German) and customer C2 (an admin, English), both
-    using the Field App on field-prod."""
+    """Reseller R1 (its reseller contact Rolf, German) and R1's customer C2 (admin Cora,
+    English), both using the Field App on field-prod."""
     from releasedesk.catalog.models import Contact, Customer, Instance, Subscription
 
     prod = Instance.objects.get(slug="field-prod")
     r1 = Customer.objects.create(
         slug="r1", name="Reseller R1", kind="reseller", timezone="Europe/Berlin", locale="de"
     )
-    c2 = Customer.objects.create(slug="c2", name="Customer C2", timezone="Europe/Zurich")
+    c2 = Customer.objects.create(slug="c2", name="Customer C2", timezone="Europe/Zurich", parent=r1)
     Subscription.objects.create(customer=r1, product=field_app, instance=prod)
     Subscription.objects.create(customer=c2, product=field_app, instance=prod)
     return {
         "r1": r1,
         "c2": c2,
         "rolf": Contact.objects.create(
-            customer=r1, name="Rolf Reseller", email="rolf@r1.test", roles=["reseller", "admin"]
+            customer=r1, name="Rolf Reseller", email="rolf@r1.test", roles=["reseller"]
         ),
         "cora": Contact.objects.create(
             customer=c2, name="Cora Admin", email="cora@c2.test", roles=["admin"]
@@ -156,7 +158,11 @@ def make_release(
             ],
         )
         services.assess_release(
-            release=release, actor=staff_actor(creator), assessor=creator, impact=None, likelihood=None
+            release=release,
+            actor=staff_actor(creator),
+            assessor=creator,
+            impact=None,
+            likelihood=None,
         )
         services.approve_release(
             release=release, actor=staff_actor(approver), user=approver, role="delivery_lead"

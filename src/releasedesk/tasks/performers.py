@@ -140,9 +140,33 @@ def _contacts(ids: list[int]) -> dict[int, Contact]:
     return Contact.objects.select_related("customer").in_bulk(ids)
 
 
+def _publication_due(step: ScheduledStep, names: list[str], now: dt.datetime) -> bool:
+    """A publish step of one of these audiences is due now but has not run yet (the newsletter
+    goes out after the notes it announces are published)."""
+    return (
+        ScheduledStep.objects.filter(
+            release_id=step.release_id,
+            kind=StepKind.PUBLISH,
+            state__in=(WorkState.PENDING, WorkState.RUNNING),
+            due_at__lte=now,
+            payload__notes__in=names,
+        )
+        .exclude(pk=step.pk)
+        .exists()
+    )
+
+
 def _newsletter(
     step: ScheduledStep, release: Release, names: list[str], now: dt.datetime
 ) -> Outcome:
+    if _publication_due(step, names, now):
+        with transaction.atomic():
+            return execution.defer(
+                step,
+                due_at=now + execution.DEPENDENCY_POLL,
+                message="Waits for the publication of the notes it announces",
+                now=now,
+            )
     # Everything is composed before anything is written: one missing audience blocks all.
     batches: list[tuple[str, list[tuple[int, str, str, str]]]] = []
     for audience in names:
@@ -169,7 +193,7 @@ def _newsletter(
                     due_at=now,
                     rendered=Rendered(subject=subject, text=text, html=html),
                     release=release,
-                    subject_ref=f"newsletter:{audience}"[:64],
+                    subject_ref=f"newsletter-{audience}"[:64],
                 )
             counts[audience] = len(rows)
         _audit(step, "step.sent", {"newsletter": counts})
@@ -224,7 +248,7 @@ def _release_notes(
                 due_at=now,
                 rendered=rendered[locale],
                 release=release,
-                subject_ref=f"notes:{audience}"[:64],
+                subject_ref=f"notes-{audience}"[:64],
             )
         _audit(step, "step.sent", {"notes": audience, "recipients": sorted(contacts)})
     return Outcome.done()
@@ -271,7 +295,7 @@ def _docs_notice(step: ScheduledStep, release: Release, now: dt.datetime) -> Out
                 due_at=now,
                 rendered=Rendered(subject=subject, text=text, html=html),
                 release=release,
-                subject_ref=f"docs:c{owner.pk}",
+                subject_ref=f"docs-c{owner.pk}",
             )
             sent.append(contact.pk)
         _audit(
