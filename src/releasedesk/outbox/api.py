@@ -135,7 +135,7 @@ def release_health(
     )
     if release is None:
         raise NotFound(f"Release {release_id} not found.")
-    problems = audience_health(products=list(release.products.all()))
+    problems = audience_health(release=release)
     return [
         {
             "code": p.code,

@@ -29,6 +29,7 @@ from releasedesk.accounts.models import Team, User
 from releasedesk.catalog.choices import ContactRole, CustomerKind, InstanceKind
 from releasedesk.catalog.models import Contact, Customer, Instance, Product, Subscription
 from releasedesk.core.errors import ValidationFailed
+from releasedesk.releases.models import Release
 
 # Roles that receive operational notices for an instance their organisation owns.
 INSTANCE_CONTACT_ROLES: tuple[str, ...] = (ContactRole.ADMIN, ContactRole.TECHNICAL)
@@ -377,13 +378,17 @@ def affected_customers(
 
 def audience_health(
     *,
+    release: Release | None = None,
     customers: Sequence[Customer] | None = None,
     products: Sequence[Product] = (),
     instances: Sequence[Instance] | None = None,
 ) -> list[Problem]:
     """Customers nobody can be told about: no admin (or, for OEM partners, partner contact)
     who is reachable and not erased. Run when a plan is made, so staff fix it before a
-    notice is due. Give `customers`, or the `products`/`instances` a release affects."""
+    notice is due. Give `customers`, a `release` (its products on every instance), or the
+    `products`/`instances` a release affects."""
+    if release is not None:
+        products = list(release.products.all())
     if customers is None:
         customers = affected_customers(products, instances)
     ids = [c.pk for c in customers]
