@@ -260,3 +260,25 @@ def test_reason_must_be_printable(frozen_now: dt.datetime, vendor_admin: Any, re
         )
     assert info.value.message == "the reason contains control characters"
     assert ChangeFreeze.objects.count() == 0
+
+
+def test_freeze_facts_for_the_planner(frozen_now: dt.datetime, vendor_admin: Any, sso: Any) -> None:
+    from releasedesk.calendars.selectors import freeze_facts
+    from releasedesk.planning.types import FreezeFact
+
+    _declare(
+        vendor_admin,
+        dt.datetime(2027, 4, 1, 14, tzinfo=UTC),
+        dt.datetime(2027, 4, 1, 18, tzinfo=UTC),
+        "SSO only",
+        products=[sso],
+    )
+    span = (dt.datetime(2027, 4, 1, tzinfo=UTC), dt.datetime(2027, 4, 2, tzinfo=UTC))
+    assert freeze_facts(*span, products=[sso]) == (
+        FreezeFact(
+            start=dt.datetime(2027, 4, 1, 14, tzinfo=UTC),
+            end=dt.datetime(2027, 4, 1, 18, tzinfo=UTC),
+            reason="Change freeze: SSO only",
+        ),
+    )
+    assert freeze_facts(*span, products=[]) == ()
