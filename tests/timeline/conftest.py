@@ -39,21 +39,34 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def clock_at() -> Any:
-    """Move the one clock: `clock_at(instant)` (time_machine, no ticking)."""
-    travellers: list[Any] = []
+@pytest.fixture(autouse=True)
+def _timeline_registries_only() -> Any:
+    """These tests exercise the timeline's own gates, performers and re-plan hook; other apps
+    (consent, tasks, outbox) register theirs on the same registries and test them there."""
+    from releasedesk.timeline import execution, gates
 
-    def _at(instant: dt.datetime) -> None:
-        if travellers:
-            travellers.pop().stop()
-        traveller = time_machine.travel(instant, tick=False)
-        traveller.start()
-        travellers.append(traveller)
+    def own(fn: Any) -> bool:
+        return str(getattr(fn, "__module__", "")).startswith("releasedesk.timeline.")
 
-    yield _at
-    for traveller in travellers:
-        traveller.stop()
+    saved = (list(gates.GATES), dict(execution.PERFORMERS), list(execution.REPLAN_HOOKS))
+    gates.GATES[:] = [g for g in saved[0] if own(g.check)]
+    execution.PERFORMERS.clear()
+    execution.PERFORMERS.update({k: p for k, p in saved[1].items() if own(p)})
+    for kind, performer in (
+        ("upgrade", execution.perform_upgrade),
+        ("verify", execution.perform_verify),
+        ("task", execution.perform_task),
+        ("stage_gate", execution.perform_stage_gate),
+        ("hypercare", execution._informational),
+        ("consent_deadline", execution._informational),
+    ):
+        execution.PERFORMERS[kind] = performer
+    execution.REPLAN_HOOKS[:] = [h for h in saved[2] if own(h)]
+    yield
+    gates.GATES[:] = saved[0]
+    execution.PERFORMERS.clear()
+    execution.PERFORMERS.update(saved[1])
+    execution.REPLAN_HOOKS[:] = saved[2]
 
 
 @pytest.fixture

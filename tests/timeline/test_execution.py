@@ -214,8 +214,11 @@ def test_invalid_executor_settings_block(
 
 
 def test_kinds_without_performer_block_and_informational_kinds_complete(
-    release: Release, make_step: Any
+    release: Release, make_step: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from releasedesk.timeline import execution
+
+    monkeypatch.delitem(execution.PERFORMERS, "notice", raising=False)
     notice = make_step(kind="notice", key="n1")
     hypercare = make_step(kind="hypercare", key="h1", ends_at=SLOT + dt.timedelta(days=14))
     assert run_worker(SLOT) == 2
