@@ -305,3 +305,49 @@ def test_29_february_2028() -> None:
         "2027-02-26 16:00",
         "2027-02-26 17:00 CET",
     )
+
+
+# --- contract and instance overrides -----------------------------------------------------
+
+
+def test_instance_own_window_replaces_the_policy_window() -> None:
+    from releasedesk.planning.types import OwnWindow
+
+    own = dataclasses.replace(
+        S1_CATALOGUE.instances[0], window=OwnWindow("tuesday", "09:00", "11:00", "Europe/Amsterdam")
+    )
+    catalogue = dataclasses.replace(S1_CATALOGUE, instances=(own, S1_CATALOGUE.instances[1]))
+    result = plan(
+        school_release(),
+        policy("school-saas"),
+        catalogue,
+        school_facts(utc("2027-03-22 09:00")),
+        utc("2027-03-22 09:00"),
+    )
+    upgrade = result.by_key()["r54:i10:upgrade"]
+    assert both(upgrade) == ("2027-03-30 07:00", "2027-03-30 09:00 CEST")
+    assert upgrade.reason == "first Tuesday window that leaves 7 days' notice (own window)"
+    assert in_utc(upgrade.ends_at) == "2027-03-30 09:00"
+
+
+def test_a_subscribers_longer_contract_notice_wins_on_a_shared_instance() -> None:
+    from releasedesk.planning.types import ContractTerms
+
+    b = dataclasses.replace(
+        S1_CATALOGUE.customers[1], contract=ContractTerms(notice_lead=dt.timedelta(days=11))
+    )
+    catalogue = dataclasses.replace(
+        S1_CATALOGUE, customers=(S1_CATALOGUE.customers[0], b, S1_CATALOGUE.customers[2])
+    )
+    result = plan(
+        school_release(),
+        policy("school-saas"),
+        catalogue,
+        school_facts(utc("2027-03-22 09:00")),
+        utc("2027-03-22 09:00"),
+    )
+    steps = result.by_key()
+    assert both(steps["r54:i10:upgrade"]) == ("2027-04-08 14:00", "2027-04-08 16:00 CEST")
+    notice = steps["r54:i10:notice:2027-04-08"]
+    assert in_utc(notice.late_after) == "2027-03-28 14:00"  # 11 x 24 h before
+    assert notice.payload["lead"] == "11d"
