@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import smtplib
 from typing import Any
 
 import pytest
@@ -305,3 +306,60 @@ def test_enqueue_audience_one_message_per_recipient_personalised_and_idempotent(
         "b1@school-b.test",
     ]
     assert set(Message.objects.values_list("state", "delivered_at")) == {(WorkState.DONE, AT)}
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "code"),
+    [
+        (smtplib.SMTPRecipientsRefused({"a@x.test": (550, b"5.1.1 gone")}), "permanent", 550),
+        (smtplib.SMTPRecipientsRefused({"a@x.test": (452, b"4.2.2 full")}), "temporary", 452),
+        (smtplib.SMTPDataError(551, b"user not local"), "permanent", 551),
+        (smtplib.SMTPDataError(554, b"content rejected"), "message", 554),
+        (smtplib.SMTPDataError(451, b"try later"), "temporary", 451),
+        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), "channel", 535),
+        (smtplib.SMTPSenderRefused(553, b"sender refused", "r@x.test"), "channel", 553),
+        (smtplib.SMTPServerDisconnected("gone"), "temporary", None),
+        (ConnectionRefusedError(111, "Connection refused"), "temporary", None),
+        (TimeoutError("timed out"), "temporary", None),
+    ],
+)
+def test_classify(exc: BaseException, kind: str, code: int | None) -> None:
+    failure = delivery.classify(exc, "a@x.test")
+    assert (failure.kind, failure.code) == (kind, code)
+
+
+def test_temporary_data_failure_is_retried(smtp_sink: SmtpSink, a1: Any) -> None:
+    smtp_sink.reject_data = "451 4.3.0 Temporary local problem"
+    message = enqueue_notice(a1)
+    with time_machine.travel(AT, tick=False):
+        delivery.deliver_due(owner="w1")
+    message.refresh_from_db()
+    assert (message.state, message.attempts, message.due_at) == (
+        WorkState.PENDING,
+        1,
+        AT + dt.timedelta(minutes=1),
+    )
+    assert message.last_error == "451 4.3.0 Temporary local problem"
+    assert Contact.objects.get(pk=a1.pk).reachable is True
+
+
+def test_authentication_failure_alerts_staff_and_retries_without_marking(a1: Any) -> None:
+    from releasedesk.core import queue
+
+    class RefusingBackend:
+        def send_messages(self, messages: Any) -> int:
+            raise smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials")
+
+        def close(self) -> None:
+            pass
+
+    message = enqueue_notice(a1)
+    [claimed] = queue.claim(Message, now=AT, owner="w1", lease=delivery.LEASE)
+    with time_machine.travel(AT, tick=False):
+        state = delivery.deliver_one(claimed, owner="w1", connection=RefusingBackend())  # type: ignore[arg-type]
+    assert state == WorkState.PENDING
+    message.refresh_from_db()
+    assert message.last_error == "535 5.7.8 bad credentials"
+    [alert] = StaffAlert.objects.all()
+    assert alert.kind == "outbox.channel_failure"
+    assert Contact.objects.get(pk=a1.pk).reachable is True
