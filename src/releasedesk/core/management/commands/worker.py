@@ -17,13 +17,13 @@ from releasedesk.core import worker
 from releasedesk.core.management.commands.serve import check_migrations
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, option: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise CommandError(f"{text!r} is not a number of seconds") from None
+        raise CommandError(f"{option}: {text!r} is not a number of seconds") from None
     if not 0.01 <= value <= 3600:
-        raise CommandError(f"{text}: must be between 0.01 and 3600 seconds")
+        raise CommandError(f"{option}: {text} must be between 0.01 and 3600 seconds")
     return value
 
 
@@ -66,8 +66,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        poll = _seconds(options["poll"])
-        reap_every = _seconds(options["reap_every"])
+        poll = _seconds(options["poll"], "--poll")
+        reap_every = _seconds(options["reap_every"], "--reap-every")
         try:
             worker.set_worker_id(options["worker_id"])
         except ValueError as exc:
