@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any
 
 import holidays as holidays_lib
 
 from releasedesk.core.errors import ValidationFailed
-from releasedesk.core.timeutil import combine_local, ensure_aware
+from releasedesk.core.timeutil import ensure_aware
 from releasedesk.planning import recipients
+from releasedesk.planning._instance import InstanceSteps, _Group, _Notice
 from releasedesk.planning._slots import (
     ConsentRule,
     SlotInfo,
@@ -33,6 +33,7 @@ from releasedesk.planning._slots import (
     single_slot,
     window_series,
 )
+from releasedesk.planning._timeline import TASK_TIME, DateSteps
 from releasedesk.planning.types import (
     CatalogueSnapshot,
     ConsentFact,
@@ -48,7 +49,7 @@ from releasedesk.planning.types import (
 )
 from releasedesk.policies.risk import ChangeFacts, assess
 from releasedesk.policies.schema import LevelDemands, PolicyDocument
-from releasedesk.policies.timeschema import ConsentSpec, TargetSpec, TimelineEntry
+from releasedesk.policies.timeschema import ConsentSpec, TargetSpec
 from releasedesk.scheduling.blackouts import (
     Blackouts,
     BlackoutSource,
@@ -58,14 +59,11 @@ from releasedesk.scheduling.blackouts import (
     PublicHolidays,
     YearlyDates,
 )
-from releasedesk.scheduling.cadence import cycle_on_or_after
 from releasedesk.scheduling.durations import Duration
-from releasedesk.scheduling.periods import period_around
 from releasedesk.scheduling.windows import WindowRule, parse_window
 
 __all__ = ["KIND_ORDER", "TASK_TIME", "iter_plan", "plan", "sort_key"]
 
-TASK_TIME = dt.time(17, 0)  # date-only tasks are due at 17:00 local in the policy zone
 KIND_ORDER: dict[str, int] = {
     k: i
     for i, k in enumerate(
@@ -129,10 +127,6 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat() if value is not None else None
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "entry"
-
-
 def _duration(delta: dt.timedelta) -> Duration:
     """A Duration written the way people say it: 48h up to two days, then days (7d)."""
     seconds = int(delta.total_seconds())
@@ -147,24 +141,7 @@ def _warning(code: str, message: str, key: str | None = None) -> Problem:
     return Problem(code, message, key, "warning")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Notice:
-    lead: Duration
-    margin: Duration
-    to: str
-    afterwards_to: str = ""
-
-
-@dataclasses.dataclass
-class _Group:
-    target: TargetSpec
-    zone: str
-    own_window: OwnWindow | None
-    notice: _Notice | None
-    instances: list[InstanceSnapshot]
-
-
-class _Planner:
+class _Planner(InstanceSteps, DateSteps):
     def __init__(
         self,
         release: ReleaseSnapshot,
@@ -363,60 +340,6 @@ class _Planner:
         if approved is None:
             return self.now, "approval (pending)"
         return ensure_aware(approved), f"approval ({short_local(approved, self.policy.zone)})"
-
-    # -- stages --------------------------------------------------------------------------
-
-    def stages(
-        self, gate: dt.datetime, gate_reason: str
-    ) -> tuple[list[Step], tuple[dt.datetime, str], str]:
-        steps: list[Step] = []
-        pending: list[str] = []
-        zone = self.policy.zone
-        for stage in self.policy.stages:
-            planned_day = stage.lasts.apply(self.release.target_date)
-            planned_end = combine_local(planned_day, TASK_TIME, zone)
-            passed = self.facts.stage_passes.get(stage.name)
-            role = stage.approval.replace("_", " ")
-            payload = {
-                "stage": stage.name,
-                "approval": stage.approval,
-                "gates": stage.gates,
-                "planned_end": _iso(planned_end),
-                "passed_at": _iso(passed),
-            }
-            if passed is not None:
-                passed = ensure_aware(passed)
-                if passed > gate:
-                    gate, gate_reason = (
-                        passed,
-                        f"{stage.name} passed ({short_local(passed, zone)})",
-                    )
-                reason = f"passed {short_local(passed, zone)} with {role} approval"
-            else:
-                reason = (
-                    f"planned to end {short_local(planned_end, zone)} "
-                    f"({stage.lasts.describe()} from the release date); needs {role} approval "
-                    "before any customer is scheduled or notified"
-                )
-                pending.append(
-                    f"stage {stage.name} has not passed (planned to end "
-                    f"{short_local(planned_end, zone)}, {role} approval): no customer is "
-                    "scheduled or notified until it passes"
-                )
-            steps.append(
-                Step(
-                    key=f"{self.rid}:stage:{stage.name}",
-                    kind=StepKind.STAGE_GATE,
-                    due_at=passed if passed is not None else planned_end,
-                    zone=zone,
-                    label=f"Stage {stage.name.replace('_', ' ')} passes",
-                    reason=reason,
-                    audience=f"role:{stage.approval}",
-                    payload=payload,
-                    status="frozen" if passed is not None else "planned",
-                )
-            )
-        return steps, (gate, gate_reason), "; ".join(pending)
 
     # -- targets -------------------------------------------------------------------------
 
@@ -838,502 +761,3 @@ class _Planner:
         return recipients.resolve(
             name, catalogue=self.catalogue, product_ids=self.products, instances=[inst]
         )
-
-    def slot_steps(
-        self,
-        group: _Group,
-        inst: InstanceSnapshot,
-        slot: SlotInfo,
-        demands: LevelDemands,
-        carried: list[str],
-        carried_dates: list[str],
-        carry_time: dt.datetime | None,
-        state: str,
-        decided: ConsentFact | None,
-    ) -> Iterator[Step | Problem]:
-        target = group.target
-        consent = target.consent
-        consent_on = consent is not None and self.consent_allowed(consent)
-        base = f"{self.rid}:i{inst.id}"
-        upgrade_key = f"{base}:upgrade"
-        zone = slot.zone
-        common: dict[str, Any] = {
-            "target": target.name,
-            "instance_id": inst.id,
-            "customer_id": inst.owner_id,
-            "zone": zone,
-        }
-        if id(slot) not in self.warned_slots:
-            self.warned_slots.add(id(slot))
-            for code, message in slot.warnings:
-                yield _warning(code, f"target {target.name}: {message}", upgrade_key)
-        if slot.override:
-            yield _warning("blackout_overridden", f"{inst.slug}: {slot.override}", upgrade_key)
-        if slot.unmeetable:
-            yield Problem("slot_in_blackout", f"{inst.slug}: {slot.unmeetable}", upgrade_key)
-        for other in self.other_slots.get(inst.id, ()):
-            other_end = other.end or other.start + dt.timedelta(minutes=1)
-            own_end = slot.end or slot.start + dt.timedelta(minutes=1)
-            if other.start < own_end and slot.start < other_end:
-                yield _warning(
-                    "conflict_other_release",
-                    f"{inst.slug}: release {other.release_version} is also planned on this "
-                    f"instance at {short_local(other.start, zone)}, in the same window as this "
-                    f"release ({slot.start_text}); two releases in one window",
-                    upgrade_key,
-                )
-
-        # -- upgrade
-        reason = slot.reason
-        if carried:
-            reason += "; " + "; ".join(carried)
-        requires: list[str] = []
-        status: Literal["planned", "frozen", "unmeetable"] = "planned"
-        if slot.unmeetable:
-            status = "unmeetable"
-            reason += f"; {slot.unmeetable}"
-        if slot.override:
-            reason += f"; {slot.override}"
-        if consent_on and consent is not None and slot.deadline is not None:
-            if consent.mode == "approve":
-                if state == "approved" and decided is not None:
-                    reason += (
-                        f"; accepted {short_local(decided.received_at, slot.deadline_zone)}, "
-                        f"before the deadline {slot.deadline_text}"
-                    )
-                else:
-                    reason += f"; only if accepted by {slot.deadline_text}"
-                    requires.append(f"consent:{slot.date_key}")
-                if not slot.deadline_ok:
-                    status = "unmeetable"
-            else:
-                reason += f"; unless opted out by {slot.deadline_text} (silence means proceed)"
-        if slot.notice is not None:
-            requires.append(f"notice:{slot.date_key}")
-        late_after = slot.end
-        if late_after is None and target.late_after is not None:
-            late_after = slot.start + target.late_after
-        if self.max_upgrade is None or slot.start > self.max_upgrade:
-            self.max_upgrade = slot.start
-        yield self.emit(
-            Step(
-                key=upgrade_key,
-                kind=StepKind.UPGRADE,
-                due_at=slot.start,
-                zone=zone,
-                label=f"Upgrade {inst.slug} to {self.release.version}",
-                reason=reason,
-                target=target.name,
-                instance_id=inst.id,
-                customer_id=inst.owner_id,
-                ends_at=slot.end,
-                late_after=late_after,
-                payload={
-                    **common,
-                    "slot_date": slot.date_key,
-                    "requires": requires,
-                    "carried_from": carried_dates,
-                    "consent": state or ("pending" if consent_on and consent else "none"),
-                    "blackout_override": slot.override or None,
-                },
-                status=status,
-            )
-        )
-
-        # -- notice before
-        notice = group.notice
-        if slot.notice is not None and notice is not None:
-            times = slot.notice
-            who = self.who(notice.to, inst)
-            notice_reason = slot.derived.get("notice_reason")
-            if notice_reason is None:
-                notice_reason = slot.derived["notice_reason"] = (
-                    f"{notice.lead.describe()} before the start ({slot.start_text}): "
-                    f"delivered by {slot.deliver_by_text}, sent {notice.margin.describe()} earlier"
-                )
-            key = f"{base}:notice:{slot.date_key}"
-            delivered = self.facts.notices_delivered.get(key)
-            yield self.emit(
-                Step(
-                    key=key,
-                    kind=StepKind.NOTICE,
-                    due_at=times.send_at,
-                    zone=zone,
-                    label=f"Notice: {inst.slug} upgrade on {slot.start_text}",
-                    reason=notice_reason,
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=notice.to,
-                    late_after=times.must_deliver_by,
-                    payload={
-                        **common,
-                        **who.as_payload(),
-                        "to": notice.to,
-                        "lead": str(notice.lead),
-                        "deliver_by": slot.deliver_by_iso,
-                        "slot_start": slot.start_iso,
-                        "consent_deadline": slot.deadline_iso,
-                        "opt_out_allowed": consent_on if consent else None,
-                        "delivered_at": _iso(delivered),
-                    },
-                )
-            )
-
-        # -- the customer is told the new date when carried
-        if carried and carry_time is not None:
-            to = (
-                (consent.by if consent and consent.by else "")
-                or (notice.to if notice else "")
-                or "instance_contacts"
-            )
-            who = self.who(to, inst)
-            yield self.emit(
-                Step(
-                    key=f"{base}:notice:moved:{slot.date_key}",
-                    kind=StepKind.NOTICE,
-                    due_at=carry_time,
-                    zone=zone,
-                    label=f"Your date moved: {inst.slug} now {slot.start_text}",
-                    reason=carried[-1] + f"; the new date is {slot.start_text}",
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=to,
-                    payload={
-                        **common,
-                        **who.as_payload(),
-                        "to": to,
-                        "new_slot_start": slot.start_iso,
-                        "moved_from": carried_dates,
-                    },
-                )
-            )
-
-        # -- consent deadline and reminder
-        if consent_on and consent is not None and slot.deadline is not None:
-            by = consent.by or (notice.to if notice else "") or "instance_contacts"
-            who = self.who(by, inst)
-            deadline_key = f"{base}:consent_deadline:{slot.date_key}"
-            noun = "Opt-out" if consent.mode == "opt_out" else "Acceptance"
-            decision = state or "pending"
-            if not slot.deadline_ok:
-                yield Problem(
-                    "deadline_not_before_start",
-                    f"{inst.slug}: {slot.deadline_reason}",
-                    deadline_key,
-                )
-            yield self.emit(
-                Step(
-                    key=deadline_key,
-                    kind=StepKind.CONSENT_DEADLINE,
-                    due_at=slot.deadline,
-                    zone=slot.deadline_zone,
-                    label=f"{noun} deadline: {inst.slug} upgrade on {slot.start_text}",
-                    reason=(
-                        f"{slot.deadline_reason}; silence means "
-                        f"{consent.effective_silence}"
-                        + (f"; {decision}" if decision != "pending" else "")
-                    ),
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=by,
-                    payload={
-                        **common,
-                        **who.as_payload(),
-                        "mode": consent.mode,
-                        "silence": consent.effective_silence,
-                        "decision": decision,
-                        "decided_at": _iso(decided.received_at) if decided else None,
-                        "slot_start": slot.start_iso,
-                    },
-                    status="planned" if slot.deadline_ok else "unmeetable",
-                )
-            )
-            reminder = consent.reminder_before()
-            if reminder is not None and decided is None and slot.deadline_ok:
-                yield self.emit(
-                    Step(
-                        key=f"{base}:reminder:{slot.date_key}",
-                        kind=StepKind.REMINDER,
-                        due_at=slot.deadline - reminder.delta,
-                        zone=slot.deadline_zone,
-                        label=f"Reminder: {noun.lower()} deadline {slot.deadline_text}",
-                        reason=f"{reminder.describe()} before the deadline {slot.deadline_text}",
-                        target=target.name,
-                        instance_id=inst.id,
-                        customer_id=inst.owner_id,
-                        audience=by,
-                        late_after=slot.deadline,
-                        payload={**common, **who.as_payload(), "deadline": slot.deadline_iso},
-                    )
-                )
-
-        # -- verify and confirm
-        checks = list(demands.verification) or (
-            list(self.policy.verification.after) if self.policy.verification else []
-        )
-        verify_key = f"{base}:verify"
-        if checks:
-            yield self.emit(
-                Step(
-                    key=verify_key,
-                    kind=StepKind.VERIFY,
-                    due_at=slot.start,
-                    zone=zone,
-                    label=f"Verify {inst.slug}: {', '.join(checks)}",
-                    reason="verified after the upgrade",
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    payload={
-                        **common,
-                        "after": upgrade_key,
-                        "checks": checks,
-                        "on_failure": (
-                            self.policy.verification.on_failure
-                            if self.policy.verification
-                            else "revert_release"
-                        ),
-                    },
-                )
-            )
-        if target.confirm is not None:
-            after = verify_key if checks and target.confirm.after == "verified" else upgrade_key
-            who = self.who(target.confirm.to, inst)
-            yield self.emit(
-                Step(
-                    key=f"{base}:confirm",
-                    kind=StepKind.CONFIRM,
-                    due_at=slot.start,
-                    zone=zone,
-                    label=f"Confirm the upgrade of {inst.slug}",
-                    reason=f"after the upgrade is {target.confirm.after}",
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=target.confirm.to,
-                    payload={**common, **who.as_payload(), "after": after},
-                )
-            )
-        if notice is not None and notice.afterwards_to and self.release.is_hotfix:
-            who = self.who(notice.afterwards_to, inst)
-            yield self.emit(
-                Step(
-                    key=f"{base}:notice:afterwards",
-                    kind=StepKind.NOTICE,
-                    due_at=slot.start,
-                    zone=zone,
-                    label=f"Tell {notice.afterwards_to.replace('_', ' ')} about the hotfix",
-                    reason="hotfix without advance notice: affected people are told afterwards",
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=notice.afterwards_to,
-                    payload={**common, **who.as_payload(), "after": upgrade_key},
-                )
-            )
-        for spec in target.messages:
-            who = self.who(spec.to, inst)
-            yield self.emit(
-                Step(
-                    key=f"{base}:send:{spec.notes}",
-                    kind=StepKind.SEND,
-                    due_at=slot.start,
-                    zone=zone,
-                    label=f"Send the {spec.notes} release notes to {spec.to.replace('_', ' ')}",
-                    reason=f"on the release day ({slot.start_text})",
-                    target=target.name,
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=spec.to,
-                    payload={**common, **who.as_payload(), "notes": spec.notes},
-                )
-            )
-        yield from self.documentation(inst, slot, common, upgrade_key)
-
-    def documentation(
-        self, inst: InstanceSnapshot, slot: SlotInfo, common: dict[str, Any], after: str
-    ) -> Iterator[Step]:
-        spec = self.policy.documentation
-        if spec is None or inst.kind != "white_label":
-            return
-        owner = self.catalogue.customer_by_id.get(inst.owner_id) if inst.owner_id else None
-        who_updates: str = spec.white_label
-        if who_updates == "per_customer":
-            who_updates = (owner.contract.docs_responsibility if owner else None) or "vendor"
-        name = owner.name if owner else inst.slug
-        key = f"{self.rid}:i{inst.id}:docs"
-        if who_updates == "vendor":
-            yield self.emit(
-                Step(
-                    key=key,
-                    kind=StepKind.TASK,
-                    due_at=slot.start,
-                    zone=slot.zone,
-                    label=f"Update the white-label documentation of {name}",
-                    reason=f"the vendor updates {name}'s documentation (white_label: {spec.white_label})",
-                    target=common["target"],
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience=f"role:{spec.team}",
-                    payload={**common, "owners": [spec.team], "after": after},
-                )
-            )
-        else:
-            who = self.who("oem_partner_contacts", inst)
-            yield self.emit(
-                Step(
-                    key=key,
-                    kind=StepKind.SEND,
-                    due_at=slot.start,
-                    zone=slot.zone,
-                    label=f"Send the release notes to {name} for their documentation",
-                    reason=f"{name} updates its own white-label documentation",
-                    target=common["target"],
-                    instance_id=inst.id,
-                    customer_id=inst.owner_id,
-                    audience="oem_partner_contacts",
-                    payload={**common, **who.as_payload(), "notes": spec.notes, "after": after},
-                )
-            )
-
-    # -- timeline, hypercare, publication ------------------------------------------------
-
-    def condition_holds(self, entry: TimelineEntry) -> bool:
-        when = entry.when
-        if when is None:
-            return True
-        if when == "any_change_significant":
-            return self.release.any_change_significant
-        if when == "any_change_irreversible":
-            return any(not c.reversible for c in self.release.changes)
-        if when == "hotfix":
-            return self.release.is_hotfix
-        return not self.release.is_hotfix
-
-    def timeline(self, gate: dt.datetime) -> Iterator[Step | Problem]:
-        zone = self.policy.zone
-        day = self.release.target_date
-        used: dict[str, int] = {}
-        for entry in self.policy.timeline:
-            if not self.condition_holds(entry):
-                continue
-            if entry.hypercare is not None:
-                hc = entry.hypercare
-                period = period_around(day, hc.from_, hc.until, zone)
-                yield self.emit(
-                    Step(
-                        key=self.unique(f"{self.rid}:hypercare", used),
-                        kind=StepKind.HYPERCARE,
-                        due_at=period.start_utc,
-                        zone=zone,
-                        label=f"Hypercare: {hc.note}" if hc.note else "Hypercare",
-                        reason=(
-                            f"{period.first_day.isoformat()} to {period.last_day.isoformat()} "
-                            f"inclusive ({hc.from_.describe()} to {hc.until.describe()})"
-                        ),
-                        ends_at=period.end_utc,
-                        audience="internal",
-                        payload={
-                            "first_day": period.first_day.isoformat(),
-                            "last_day": period.last_day.isoformat(),
-                            "note": hc.note,
-                        },
-                    )
-                )
-                continue
-            kind, label, audience, key_part, extra = self.entry_text(entry)
-            payload: dict[str, Any] = {**extra, "when": entry.when}
-            if entry.after is not None:
-                done = self.facts.release_completed_at
-                due = done or self.max_upgrade or combine_local(day, TASK_TIME, zone)
-                payload["waits_for"] = entry.after
-                reason = (
-                    f"as soon as the release is completed ({short_local(done, zone)})"
-                    if done
-                    else "as soon as the release is completed (waits for that event; "
-                    f"expected around {short_local(due, zone)})"
-                )
-            else:
-                assert entry.at is not None
-                time = dt.time.fromisoformat(entry.time.zfill(5)) if entry.time else TASK_TIME
-                due = entry.at.at(day, time, zone)
-                reason = (
-                    f"{entry.at.describe()} from the release date {day.isoformat()}, {time:%H:%M}"
-                    + ("" if entry.time else " (the default time for date-only tasks)")
-                )
-                if entry.when:
-                    reason += f"; because {entry.when.replace('_', ' ')}"
-            yield self.emit(
-                Step(
-                    key=self.unique(f"{self.rid}:{kind}:{key_part}", used),
-                    kind=kind,
-                    due_at=due,
-                    zone=zone,
-                    label=label,
-                    reason=reason,
-                    audience=audience[:64],
-                    payload=payload,
-                )
-            )
-
-    @staticmethod
-    def unique(key: str, used: dict[str, int]) -> str:
-        count = used.get(key, 0)
-        used[key] = count + 1
-        return key if count == 0 else f"{key}-{count + 1}"
-
-    def entry_text(self, entry: TimelineEntry) -> tuple[str, str, str, str, dict[str, Any]]:
-        if entry.task is not None:
-            return (
-                StepKind.TASK,
-                entry.task,
-                ",".join(f"role:{o}" for o in entry.owners),
-                _slug(entry.task),
-                {"owners": list(entry.owners)},
-            )
-        if entry.publish is not None:
-            p = entry.publish
-            return (
-                StepKind.PUBLISH,
-                f"Publish the {p.notes} release notes on {p.channel.replace('_', ' ')}",
-                p.notes,
-                f"{p.channel}:{p.notes}",
-                {"channel": p.channel, "notes": p.notes},
-            )
-        assert entry.send is not None
-        names = list(entry.send.newsletter)
-        return (
-            StepKind.SEND,
-            f"Send the newsletter to {', '.join(names)}",
-            ",".join(names),
-            "newsletter:" + "+".join(names),
-            {"newsletter": names, "notes": names},
-        )
-
-    def publication(self) -> Iterator[Step]:
-        zone = self.policy.zone
-        for pub in self.policy.publication:
-            cadence = pub.digest.cadence()
-            day = cycle_on_or_after(cadence, self.release.target_date)
-            assert pub.digest.at is not None
-            at = dt.time.fromisoformat(pub.digest.at.zfill(5))
-            due = combine_local(day, at, zone)
-            yield self.emit(
-                Step(
-                    key=f"{self.rid}:digest:{pub.channel}:{pub.audience}",
-                    kind=StepKind.DIGEST,
-                    due_at=due,
-                    zone=zone,
-                    label=f"Publish the {pub.audience} release-notes digest on {pub.channel.replace('_', ' ')}",
-                    reason=f"the first digest ({cadence.text}) on or after the release date",
-                    audience=pub.audience,
-                    payload={
-                        "channel": pub.channel,
-                        "audience": pub.audience,
-                        "day": day.isoformat(),
-                    },
-                )
-            )
