@@ -302,7 +302,9 @@ class SlotFact:
     end: dt.datetime | None = None
 
 
-FROZEN_STATES: frozenset[str] = frozenset({"done", "failed", "skipped", "running", "missed"})
+FROZEN_STATES: frozenset[str] = frozenset(
+    {"done", "failed", "skipped", "running", "missed", "cancelled"}
+)
 
 
 @dataclass(frozen=True)
