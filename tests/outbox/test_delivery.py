@@ -363,3 +363,26 @@ def test_authentication_failure_alerts_staff_and_retries_without_marking(a1: Any
     [alert] = StaffAlert.objects.all()
     assert alert.kind == "outbox.channel_failure"
     assert Contact.objects.get(pk=a1.pk).reachable is True
+
+
+def test_a_refused_sender_stops_the_batch_and_raises_one_alert(
+    smtp_sink: SmtpSink, customer_a: Any, customer_b: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for contact in Contact.objects.order_by("pk"):
+        enqueue_notice(contact)
+
+    def refuse(self: Any, messages: Any) -> int:
+        raise smtplib.SMTPSenderRefused(553, b"5.7.1 sender not allowed", "releases@localhost")
+
+    from django.core.mail.backends.smtp import EmailBackend
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    with time_machine.travel(AT, tick=False):
+        assert delivery.deliver_due(owner="w1") == 3
+    states = list(Message.objects.order_by("pk").values_list("state", "attempts"))
+    assert states == [(WorkState.PENDING, 1), (WorkState.PENDING, 0), (WorkState.PENDING, 0)]
+    later = AT + dt.timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
+        delivery.deliver_due(owner="w1")
+    assert StaffAlert.objects.filter(kind="outbox.channel_failure").count() == 1
+    assert Contact.objects.filter(reachable=False).count() == 0

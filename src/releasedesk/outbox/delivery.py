@@ -139,6 +139,12 @@ def deliver_one(
     Returns the message's new state (done, pending for a retry, failed), or None when the
     lease was lost meanwhile (another worker owns the row now; nothing was overwritten).
     """
+    return _deliver(message, owner=owner, connection=connection)[0]
+
+
+def _deliver(
+    message: Message, *, owner: str, connection: BaseEmailBackend | None
+) -> tuple[str | None, Failure | None]:
     conn = connection if connection is not None else open_connection()
     try:
         conn.send_messages([build_email(message, connection=conn)])
@@ -155,7 +161,7 @@ def deliver_one(
                 conn.close()  # a broken connection must not poison the rest of the batch
             except Exception:  # pragma: no cover - closing a dead socket
                 log.debug("outbox: closing the connection failed", exc_info=True)
-        return _settle_failure(message, failure, owner=owner)
+        return _settle_failure(message, failure, owner=owner), failure
     delivered_at = clock.now()
     won = queue.complete(
         message,
@@ -163,7 +169,15 @@ def deliver_one(
         now=delivered_at,
         values={"delivered_at": delivered_at, "smtp_response": "250"},
     )
-    return WorkState.DONE if won else None
+    return (WorkState.DONE if won else None), None
+
+
+def _server_unusable(failure: Failure | None) -> bool:
+    """No point trying the rest of the batch: the server is unreachable (no SMTP reply at
+    all) or refuses us as a sender."""
+    return failure is not None and (
+        failure.kind == "channel" or (failure.kind == "temporary" and failure.code is None)
+    )
 
 
 def deliver_due(
@@ -185,14 +199,10 @@ def deliver_due(
         log.debug("outbox: opening the SMTP connection failed", exc_info=True)
     try:
         for i, row in enumerate(rows):
-            state = deliver_one(row, owner=owner, connection=conn)
-            if (
-                state == WorkState.PENDING
-                and row.last_error
-                and _is_connection_error(row.last_error)
-            ):
-                # The server is unreachable: give the rest back unstarted instead of burning
-                # an attempt on each of them.
+            _, failure = _deliver(row, owner=owner, connection=conn)
+            if _server_unusable(failure):
+                # Give the rest back unstarted instead of burning an attempt (and raising an
+                # alert) for each of them.
                 for rest in rows[i + 1 :]:
                     queue.release_lease(rest, owner=owner, now=clock.now())
                 break
@@ -202,15 +212,6 @@ def deliver_due(
         except Exception:  # pragma: no cover
             log.debug("outbox: closing the connection failed", exc_info=True)
     return len(rows)
-
-
-def _is_connection_error(error: str) -> bool:
-    return (
-        error.startswith(
-            ("ConnectionRefusedError", "SMTPServerDisconnected", "SMTPConnectError", "TimeoutError")
-        )
-        or "Connection" in error.split(":")[0]
-    )
 
 
 @worker.register

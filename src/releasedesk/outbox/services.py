@@ -26,7 +26,7 @@ from releasedesk.core.alerts import raise_alert
 from releasedesk.core.context import SYSTEM, Actor
 from releasedesk.core.errors import Conflict, ValidationFailed
 from releasedesk.core.queue import idempotency_key
-from releasedesk.core.queue_models import AlertSeverity, WorkState
+from releasedesk.core.queue_models import AlertSeverity, StaffAlert, WorkState
 from releasedesk.outbox.audiences import Audience, Recipient, Skipped, audience_health
 from releasedesk.outbox.choices import Channel, TrackingEvent
 from releasedesk.outbox.models import Message, TrackingReceipt
@@ -415,7 +415,13 @@ def mark_unreachable(
 
 
 def alert_channel_failure(*, error: str) -> None:
-    """A transport or authentication failure concerns the channel, not one address."""
+    """A transport or authentication failure concerns the channel, not one address. One
+    open (unacknowledged) alert at a time: retries do not pile up alerts."""
+    if StaffAlert.objects.filter(
+        kind="outbox.channel_failure", acknowledged_at__isnull=True
+    ).exists():
+        log.warning("outbox: channel still failing: %s", error[:500])
+        return
     raise_alert(
         kind="outbox.channel_failure",
         severity=AlertSeverity.CRITICAL,
