@@ -269,3 +269,20 @@ def test_unknown_step_is_404(admin_api: Api, release: Release) -> None:
         404,
         "Step 999999 not found.",
     )
+
+
+def test_unstorable_text_is_a_422_not_a_500(
+    release: Release, make_step: Any, admin_api: Api
+) -> None:
+    step = make_step()
+    response = admin_api.post(f"/steps/{step.pk}/skip", {"reason": "bad\u0000reason"})
+    assert (response.status_code, response.json()["error"]["fields"]) == (
+        422,
+        {"comment": "no NUL characters or lone surrogates"},
+    )
+    step.refresh_from_db()
+    assert step.state == WorkState.PENDING
+    paused = admin_api.post(f"/releases/{release.pk}/pause", {"reason": "nul\u0000here"})
+    assert paused.status_code == 200
+    step.refresh_from_db()
+    assert step.last_error == "Held: release 5.4.0 is paused (nulhere)"

@@ -58,8 +58,18 @@ MARKABLE_KINDS = (StepKind.UPGRADE, StepKind.VERIFY, StepKind.TASK)
 STARTED_BY_WORKER = (StepKind.UPGRADE, StepKind.VERIFY)
 
 
+def storable(text: str) -> str:
+    """`text` without NUL characters and lone surrogates (PostgreSQL text cannot hold them)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _comment(value: str, *, required: bool, what: str) -> str:
     value = (value or "").strip()
+    if value != storable(value):
+        raise ValidationFailed(
+            "comment contains characters that cannot be stored (NUL or a lone surrogate)",
+            fields={"comment": "no NUL characters or lone surrogates"},
+        )
     if required and not value:
         raise ValidationFailed(f"say why ({what})", fields={"comment": "required"})
     if len(value) > MAX_COMMENT:
@@ -143,6 +153,7 @@ def hold_steps(release: Release, *, actor: Actor, reason: str, now: dt.datetime)
     """Pause: pending steps of the release become blocked ("Held: …"). A started upgrade
     whose executor is still running keeps being polled (it is already under way)."""
     in_flight = StepRun.objects.filter(step=OuterRef("pk"), status=RunStatus.RUNNING)
+    reason = storable(reason)
     message = f"{HELD_PREFIX}release {release.version} is paused" + (
         f" ({reason})" if reason else ""
     )
@@ -181,6 +192,7 @@ def release_held_steps(release: Release, *, actor: Actor, now: dt.datetime) -> i
 
 def cancel_steps(release: Release, *, actor: Actor, reason: str, now: dt.datetime) -> int:
     """Cancel: every open step is cancelled and its open runs closed."""
+    reason = storable(reason)
     open_steps = ScheduledStep.objects.filter(release=release, state__in=OPEN)
     StepRun.objects.filter(step__in=open_steps, status__in=OPEN_RUN_STATES).update(
         status=RunStatus.CANCELLED, finished_at=now, message=f"release cancelled: {reason}"[:4000]
