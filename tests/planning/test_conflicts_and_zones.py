@@ -351,3 +351,17 @@ def test_a_subscribers_longer_contract_notice_wins_on_a_shared_instance() -> Non
     notice = steps["r54:i10:notice:2027-04-08"]
     assert in_utc(notice.late_after) == "2027-03-28 14:00"  # 11 x 24 h before
     assert notice.payload["lead"] == "11d"
+
+
+def test_broken_inputs_are_problems_not_crashes() -> None:
+    release = dataclasses.replace(
+        school_release(),
+        demands=school_release().demands.model_copy(update={"window": "evenings"}),  # type: ignore[union-attr]
+    )
+    facts = dataclasses.replace(
+        school_facts(utc("2027-03-22 09:00")),
+        calendars={"calendars/school-holidays-noord.ics": "BEGIN:VCALENDAR\nnot ics"},
+    )
+    result = plan(release, policy("school-saas"), S1_CATALOGUE, facts, utc("2027-03-22 09:00"))
+    assert [p.code for p in result.problems] == ["calendar_unreadable", "unknown_window"]
+    assert result.steps == ()

@@ -13,7 +13,7 @@ from releasedesk.planning._slots import iso, short_local
 from releasedesk.planning.types import Facts, Problem, ReleaseSnapshot, Step, StepKind
 from releasedesk.policies.schema import PolicyDocument
 from releasedesk.policies.timeschema import TimelineEntry
-from releasedesk.scheduling.cadence import cycle_on_or_after
+from releasedesk.scheduling.cadence import NoMoreCycles, cycle_on_or_after
 from releasedesk.scheduling.periods import period_around
 
 TASK_TIME = dt.time(17, 0)  # date-only tasks are due at 17:00 local in the policy zone
@@ -211,7 +211,10 @@ class DateSteps:
         zone = self.policy.zone
         for pub in self.policy.publication:
             cadence = pub.digest.cadence()
-            day = cycle_on_or_after(cadence, self.release.target_date)
+            try:
+                day = cycle_on_or_after(cadence, self.release.target_date)
+            except NoMoreCycles:
+                continue  # the digest's rule has ended: nothing to publish
             assert pub.digest.at is not None
             at = dt.time.fromisoformat(pub.digest.at.zfill(5))
             due = combine_local(day, at, zone)

@@ -50,6 +50,7 @@ from releasedesk.planning.types import (
 from releasedesk.policies.risk import ChangeFacts, assess
 from releasedesk.policies.schema import LevelDemands, PolicyDocument
 from releasedesk.policies.timeschema import ConsentSpec, TargetSpec
+from releasedesk.scheduling._grammar import TimeRuleError
 from releasedesk.scheduling.blackouts import (
     Blackouts,
     BlackoutSource,
@@ -315,7 +316,16 @@ class _Planner(InstanceSteps, DateSteps):
                         )
                     )
                     continue
-                sources.append(IcsBlackouts(text, zone, spec.reason or None))
+                try:
+                    sources.append(IcsBlackouts(text, zone, spec.reason or None))
+                except TimeRuleError as exc:
+                    problems.append(
+                        Problem(
+                            "calendar_unreadable",
+                            f"blackout calendar {spec.ics!r} cannot be read ({exc}): its "
+                            "blackouts are not applied",
+                        )
+                    )
         for freeze in self.facts.freezes:
             sources.append(Freeze(freeze.start, freeze.end, f"change freeze: {freeze.reason}"))
         return Blackouts(sources), problems
@@ -423,6 +433,20 @@ class _Planner(InstanceSteps, DateSteps):
                 "no_instances",
                 f"target {target.name}: no instance of the release's products matches "
                 f"{target.instances.model_dump(exclude_none=True) or 'the selector'}",
+            )
+            return
+        window_name = target.window or demands.window
+        if (
+            not self.release.is_hotfix
+            and target.cycle is None
+            and window_name != "anytime"
+            and window_name not in self.policy.windows
+        ):
+            yield Problem(
+                "unknown_window",
+                f"target {target.name}: window {window_name!r} is not defined in this policy "
+                f"version (defined: {', '.join(self.policy.windows) or 'none'}); re-assess the "
+                "release under the current policy",
             )
             return
         base_notice = self.notice_for(target, demands)
