@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -239,11 +240,12 @@ def _release_notes(
                     text=f"{note.title}\n\n{note.markdown}",
                     html=f"<h1>{note.title}</h1>\n{note.html}",
                 )
+            recipient = contact_recipient(
+                contact, f"{step.audience.replace('_', ' ')}: contact of {contact.customer.name}"
+            )
             outbox.enqueue(
-                recipient=contact_recipient(
-                    contact,
-                    f"{step.audience.replace('_', ' ')}: contact of {contact.customer.name}",
-                ),
+                # The message's locale is the notes' (a contact may get the English fallback).
+                recipient=dataclasses.replace(recipient, locale=locale),
                 kind=MessageKind.RELEASE_NOTES,
                 due_at=now,
                 rendered=rendered[locale],
