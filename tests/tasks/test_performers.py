@@ -80,8 +80,9 @@ def test_publish_fails_closed_until_signed_off_then_posts_once(
     assert [(p["valid"], p["json"]["data"]["audience"]) for p in kb.received] == [
         (True, "customers")
     ]
-    event = AuditEvent.objects.get(scope=f"release:{release.pk}", action="step.published")
-    assert (event.after["audience"], event.after["channel"], event.after["locales"]) == (
+    after = AuditEvent.objects.get(scope=f"release:{release.pk}", action="step.published").after
+    assert after is not None
+    assert (after["audience"], after["channel"], after["locales"]) == (
         "customers",
         "knowledge_base",
         ["en"],
@@ -148,5 +149,6 @@ def test_task_step_waits_for_a_person_and_keeps_its_task(release: Any) -> None:
 def test_hypercare_step_is_informational_and_audited(release: Any) -> None:
     hypercare = run(kind(release, "hypercare"), dt.datetime(2027, 6, 14, 22, tzinfo=dt.UTC))
     assert hypercare.state == WorkState.DONE
-    event = AuditEvent.objects.get(scope=f"release:{release.pk}", action="hypercare.started")
-    assert (event.after["first_day"], event.after["last_day"]) == ("2027-06-15", "2027-06-29")
+    after = AuditEvent.objects.get(scope=f"release:{release.pk}", action="hypercare.started").after
+    assert after is not None
+    assert (after["first_day"], after["last_day"]) == ("2027-06-15", "2027-06-29")
