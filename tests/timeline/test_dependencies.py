@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from releasedesk.catalog.models import Instance
-from releasedesk.core.models import StaffAlert
-from releasedesk.core.queue_models import WorkState
+from releasedesk.core.queue_models import StaffAlert, WorkState
 from releasedesk.releases.models import Release
 from releasedesk.timeline.models import RunStatus, StepRun
 from tests.timeline.conftest import SLOT, audit_actions, run_worker, set_executor
