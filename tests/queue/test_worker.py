@@ -212,3 +212,36 @@ def test_idempotency_key_and_worker_id() -> None:
     assert ":" in worker.worker_id()
     with pytest.raises(ValueError, match="1-64"):
         worker.set_worker_id("x" * 65)
+
+
+def test_pending_outcome_means_the_performer_rescheduled_the_row(make_steps: MakeSteps) -> None:
+    (step,) = make_steps(1)
+    later = T0 + dt.timedelta(hours=1)
+
+    def perform(row: Any, *, now: dt.datetime) -> Any:
+        # e.g. an executor still running: the performer moves the row itself, fenced.
+        ScheduledStep.objects.filter(pk=row.pk, lease_owner="test-worker").update(
+            state="pending", due_at=later, lease_owner="", lease_until=None
+        )
+        return queue.Outcome(WorkState.PENDING, error="executor still running")
+
+    assert worker.queue_handler(ScheduledStep, perform, name="poll")() is True
+    step.refresh_from_db()
+    assert (step.state, step.due_at, step.attempts) == ("pending", later, 1)
+
+
+def test_an_unusable_result_is_retried_not_left_running(make_steps: MakeSteps) -> None:
+    (step,) = make_steps(1)
+    assert worker.queue_handler(ScheduledStep, lambda row, *, now: 42, name="odd")() is True
+    step.refresh_from_db()
+    assert (step.state, step.attempts) == ("pending", 1)
+    assert step.last_error.startswith("TypeError: perform returned 42")
+    assert step.due_at == T0 + dt.timedelta(minutes=1, seconds=30)
+
+
+def test_load_handlers_puts_the_reaper_first_and_one_step_handler() -> None:
+    handlers = worker.load_handlers()
+    names = [worker._name(h) for h in handlers]
+    assert names[0].endswith("handle_one_reap")
+    assert names.count("handle_one_timeline_steps") == 1
+    assert worker.load_handlers()[1:] == handlers[1:]  # idempotent

@@ -114,6 +114,8 @@ def finish(
     if isinstance(result, str):
         return result if queue.complete(row, owner=owner, now=now, state=result) else None
     if isinstance(result, queue.Outcome):
+        if result.state == WorkState.PENDING and not result.retry:
+            return None  # the performer already rescheduled the row itself (fenced), e.g. a poll
         if result.retry:
             return queue.retry_or_fail(
                 row, owner=owner, now=now, error=result.error, backoff=backoff
@@ -174,7 +176,13 @@ def queue_handler(
             )
             log.info("%s %s is now %s", model._meta.label, row.key, state or "(lease lost)")
             return True
-        finish(row, result, owner=owner, now=clock.now(), backoff=backoff)
+        try:
+            finish(row, result, owner=owner, now=clock.now(), backoff=backoff)
+        except Exception as exc:  # a bad outcome must not leave the row running until reaped
+            log.exception("%s %s: recording the outcome failed", model._meta.label, row.key)
+            queue.retry_or_fail(
+                row, owner=owner, now=clock.now(), error=_describe(exc), backoff=backoff
+            )
         return True
 
     handle_one.__name__ = handle_one.__qualname__ = f"handle_one_{name}"
@@ -209,22 +217,23 @@ def import_handler(dotted: str) -> Handler:
 
 
 def load_handlers(*, reap_every: float = DEFAULT_REAP_EVERY) -> list[Handler]:
-    """The default handler list: the registered ones plus the timeline step performer (if its
-    module exists), with the reaper first. Apps register on import (`AppConfig.ready`)."""
-    module_name, _, attr = STEP_PERFORMER.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        module = None
-    perform = getattr(module, attr, None) if module is not None else None
-    if perform is not None:
-        from releasedesk.timeline.models import ScheduledStep
+    """The default handler list, the reaper first: every registered handler (apps register on
+    import, in `AppConfig.ready`), plus a step handler built from `STEP_PERFORMER` when the
+    timeline app has not registered its own `handle_one_timeline_steps`."""
+    if not any(_name(h) == "handle_one_timeline_steps" for h in HANDLERS):
+        module_name, _, attr = STEP_PERFORMER.partition(":")
+        try:
+            perform = getattr(importlib.import_module(module_name), attr, None)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            perform = None
+        if perform is not None:
+            from releasedesk.timeline.models import ScheduledStep
 
-        register(queue_handler(ScheduledStep, perform, name="timeline_steps"))
-    else:
-        log.info("worker: no %s yet; timeline steps are not performed", STEP_PERFORMER)
+            register(queue_handler(ScheduledStep, perform, name="timeline_steps"))
+        else:
+            log.info("worker: no %s yet; timeline steps are not performed", STEP_PERFORMER)
     return [reaper_handler(every=reap_every), *HANDLERS]
 
 
