@@ -16,14 +16,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from releasedesk.accounts.models import User
 from releasedesk.audit.services import record
 from releasedesk.catalog.models import Customer
-from releasedesk.core import clock
+from releasedesk.core import clock, queue
 from releasedesk.core.context import Actor
 from releasedesk.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from releasedesk.core.queue_models import WorkState
+from releasedesk.core.worker import queue_handler
 from releasedesk.notes import channels, rendering
 from releasedesk.notes.choices import (
     EDITABLE,
@@ -571,20 +573,7 @@ def _finish(
         row.lease_owner, row.lease_until, row.updated_at = "", None, now
         row.save()
         if row.state in (WorkState.DONE, WorkState.FAILED):
-            obj: Any = row.note if row.note is not None else row.digest
-            record(
-                actor=Actor.system(),
-                action="notes.publication_delivered" if ok else "notes.publication_failed",
-                obj=row,
-                after={
-                    "channel": row.channel,
-                    "key": row.key,
-                    "attempts": row.attempts,
-                    **({"error": error[:500]} if not ok else {}),
-                    **(details or {}),
-                },
-                scope=f"release:{obj.release_id}" if isinstance(obj, ReleaseNote) else DIGEST_SCOPE,
-            )
+            _audit_delivery(row, ok=ok, details=details or {}, error=error)
     return row
 
 
@@ -625,20 +614,52 @@ def deliver_kb_post(publication: Publication) -> Publication:
     return _perform_claimed(publication)
 
 
-def handle_one_publication() -> bool:
-    """Worker step: deliver one due publication of the channels this app delivers."""
-    now = clock.now()
-    row = (
-        Publication.objects.filter(
-            state=WorkState.PENDING, due_at__lte=now, channel__in=DELIVERED_HERE
+def _audit_delivery(
+    row: Publication, *, ok: bool, details: dict[str, Any], error: str = ""
+) -> None:
+    obj: Any = row.note if row.note is not None else row.digest
+    with transaction.atomic():
+        record(
+            actor=Actor.system(),
+            action="notes.publication_delivered" if ok else "notes.publication_failed",
+            obj=row,
+            after={
+                "channel": row.channel,
+                "key": row.key,
+                "attempts": row.attempts,
+                **({"error": error[:500]} if not ok else {}),
+                **details,
+            },
+            scope=f"release:{obj.release_id}" if isinstance(obj, ReleaseNote) else DIGEST_SCOPE,
         )
-        .order_by("due_at", "id")
-        .first()
-    )
-    if row is None:
-        return False
-    deliver_publication(row, owner="worker")
-    return True
+
+
+def perform_publication(row: Publication, *, now: dt.datetime) -> queue.Outcome:
+    """The worker's perform function for a claimed publication (core queue): the effect, its
+    audit event, and what the queue records (done with details, retry with backoff, or a
+    permanent failure)."""
+    try:
+        details = _perform(row)
+    except channels.DeliveryError as exc:
+        if exc.permanent:
+            _audit_delivery(row, ok=False, details={}, error=str(exc))
+            raise queue.PermanentFailure(str(exc)) from exc
+        return queue.Outcome.retry_later(str(exc))
+    except OSError as exc:
+        return queue.Outcome.retry_later(f"cannot write the export: {exc}")
+    _audit_delivery(row, ok=True, details=details)
+    return queue.Outcome.done(details={**row.details, **details}, delivered_at=now, last_error="")
+
+
+# Worker step (registered in NotesConfig.ready): one due publication of the channels this app
+# delivers, through the one queue mechanism (claim, lease, retry with backoff, reaper).
+handle_one_publication = queue_handler(
+    Publication,
+    perform_publication,
+    name="notes_publications",
+    filter=Q(channel__in=DELIVERED_HERE),
+    backoff=queue.Backoff(base=BACKOFF_BASE, factor=2.0, cap=BACKOFF_CAP),
+)
 
 
 @transaction.atomic
