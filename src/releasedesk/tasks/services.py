@@ -321,11 +321,11 @@ def _lock(task: Task | int) -> Task:
     return found
 
 
-def _check(task: Task, user: User, verb: str) -> None:
+def _check(task: Task, user: User, *, do: str, done: str) -> None:
     if not selectors.may_act(user, task):
         raise PermissionDenied(
             f"only an owner of this task ({', '.join(task.owners) or 'nobody'}) or an "
-            f"administrator can {verb} it"
+            f"administrator can {do}"
         )
     status = task.status
     if status == TaskStatus.WAITING:
@@ -337,7 +337,7 @@ def _check(task: Task, user: User, verb: str) -> None:
         )
     if status != TaskStatus.OPEN:
         raise Conflict(
-            f"task {task.title!r} is {TaskStatus(status).label.lower()}; only an open task can be {verb}",
+            f"task {task.title!r} is {TaskStatus(status).label.lower()}; only an open task can be {done}",
             fields={"status": status},
             code="invalid_transition",
         )
@@ -350,7 +350,7 @@ def complete_task(*, task: Task | int, user: User, actor: Actor, comment: str = 
 
     comment = _comment(comment, required=False, what="marking a task done")
     locked = _lock(task)
-    _check(locked, user, "mark done")
+    _check(locked, user, do="mark it done", done="marked done")
     timeline.mark_step(step=locked.step_id, actor=actor, user=user, outcome="done", comment=comment)
     return _decided(locked, user=user, actor=actor, outcome="done", comment=comment)
 
@@ -362,7 +362,7 @@ def skip_task(*, task: Task | int, user: User, actor: Actor, comment: str) -> Ta
 
     comment = _comment(comment, required=True, what="skipping a task")
     locked = _lock(task)
-    _check(locked, user, "skipped")
+    _check(locked, user, do="skip it", done="skipped")
     timeline.skip_step(step=locked.step_id, actor=actor, reason=comment)
     return _decided(locked, user=user, actor=actor, outcome="skipped", comment=comment)
 
