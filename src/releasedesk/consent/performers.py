@@ -22,8 +22,11 @@ from releasedesk.core.queue import Outcome
 from releasedesk.outbox.choices import MessageKind
 from releasedesk.releases.models import Release
 from releasedesk.releases.selectors import release_scope
-from releasedesk.timeline.execution import register_performer
+from releasedesk.timeline.execution import defer, register_performer
 from releasedesk.timeline.models import RunStatus, ScheduledStep, StepKind, StepRun
+
+
+AFTER_DEADLINE = dt.timedelta(seconds=1)
 
 
 def _payload(step: ScheduledStep) -> dict[str, Any]:
@@ -208,6 +211,22 @@ def perform_consent_deadline(step: ScheduledStep, now: dt.datetime) -> Outcome:
     if step.instance_id is None:
         return Outcome.done()
     day = _day_of(step)
+    deadline = (
+        Consent.objects.filter(
+            release_id=step.release_id, instance_id=step.instance_id, slot_date=day
+        )
+        .values_list("deadline", flat=True)
+        .first()
+    )
+    if deadline is not None and now <= deadline:
+        # Received at or before the deadline counts: decide just after it.
+        with transaction.atomic():
+            return defer(
+                step,
+                due_at=deadline + AFTER_DEADLINE,
+                message="answers received at the deadline instant still count",
+                now=now,
+            )
     row = services.deadline_passed(
         release_id=step.release_id, instance_id=step.instance_id, slot_date=day
     )

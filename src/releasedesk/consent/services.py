@@ -427,7 +427,8 @@ def decide_postponement(
 
 @transaction.atomic
 def deadline_passed(*, release_id: int, instance_id: int, slot_date: dt.date) -> Consent | None:
-    """The deadline of a slot passed: a pending consent becomes `no_response` (audited)."""
+    """The deadline of a slot passed (strictly: an answer at the deadline instant counts): a
+    pending consent becomes `no_response` (audited)."""
     row: Consent | None = (
         Consent.objects.select_for_update()
         .filter(release_id=release_id, instance_id=instance_id, slot_date=slot_date)
@@ -436,7 +437,7 @@ def deadline_passed(*, release_id: int, instance_id: int, slot_date: dt.date) ->
     if row is None or row.state != ConsentState.PENDING:
         return row
     now = clock.now()
-    if now < row.deadline:
+    if now <= row.deadline:  # an answer received at the deadline instant still counts
         return row
     before = row.as_audit()
     row.state = ConsentState.NO_RESPONSE
