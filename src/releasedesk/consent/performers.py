@@ -25,7 +25,6 @@ from releasedesk.releases.selectors import release_scope
 from releasedesk.timeline.execution import defer, register_performer
 from releasedesk.timeline.models import RunStatus, ScheduledStep, StepKind, StepRun
 
-
 AFTER_DEADLINE = dt.timedelta(seconds=1)
 
 

@@ -120,7 +120,10 @@ def _from_link(request: HttpRequest, action: str, token: str) -> tuple[Consent, 
         .first()
     )
     if consent is None:
-        raise Http404("No such consent.")
+        raise Gone(
+            "This upgrade is no longer planned as the e-mail said: it moved or was cancelled. "
+            "You receive a message with the new date; the portal shows your upcoming upgrades."
+        )
     contact = (
         Contact.objects.select_related("customer")
         .filter(pk=claims.contact_id, customer_id=consent.customer_id, erased_at__isnull=True)
@@ -135,6 +138,12 @@ def _from_link(request: HttpRequest, action: str, token: str) -> tuple[Consent, 
     return consent, contact
 
 
+class Gone(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def link(request: HttpRequest, action: str, token: str) -> HttpResponse:
     try:
@@ -143,6 +152,8 @@ def link(request: HttpRequest, action: str, token: str) -> HttpResponse:
         return render(request, "consent/link_invalid.html", {"message": exc.message}, status=410)
     except links.InvalidLink as exc:
         return render(request, "consent/link_invalid.html", {"message": exc.message}, status=400)
+    except Gone as exc:
+        return render(request, "consent/link_invalid.html", {"message": exc.message}, status=404)
     zone = _zone_of(contact.effective_timezone)
     if request.method != "POST":
         return _page(request, consent, zone=zone, action=action, action_label=Action(action).label)
