@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
 
 from releasedesk.core import clock, queue, worker
 from releasedesk.core.context import SYSTEM
@@ -139,13 +140,25 @@ def deliver_one(
     Returns the message's new state (done, pending for a retry, failed), or None when the
     lease was lost meanwhile (another worker owns the row now; nothing was overwritten).
     """
-    return _deliver(message, owner=owner, connection=connection)[0]
-
-
-def _deliver(
-    message: Message, *, owner: str, connection: BaseEmailBackend | None
-) -> tuple[str | None, Failure | None]:
     conn = connection if connection is not None else open_connection()
+    failure, state = _send(message, conn, owner=owner)
+    if failure is not None:
+        return state
+    delivered_at = clock.now()
+    won = queue.complete(
+        message,
+        owner=owner,
+        now=delivered_at,
+        values={"delivered_at": delivered_at, "smtp_response": "250"},
+    )
+    return WorkState.DONE if won else None
+
+
+def _send(
+    message: Message, conn: BaseEmailBackend, *, owner: str
+) -> tuple[Failure | None, str | None]:
+    """Send. On failure the row is settled at once: (the failure, the row's new state or
+    None if the lease was lost). On 250: (None, None) — the caller records the delivery."""
     try:
         conn.send_messages([build_email(message, connection=conn)])
     except (smtplib.SMTPException, OSError, ValueError) as exc:
@@ -161,15 +174,24 @@ def _deliver(
                 conn.close()  # a broken connection must not poison the rest of the batch
             except Exception:  # pragma: no cover - closing a dead socket
                 log.debug("outbox: closing the connection failed", exc_info=True)
-        return _settle_failure(message, failure, owner=owner), failure
-    delivered_at = clock.now()
-    won = queue.complete(
-        message,
-        owner=owner,
-        now=delivered_at,
-        values={"delivered_at": delivered_at, "smtp_response": "250"},
-    )
-    return (WorkState.DONE if won else None), None
+        return failure, _settle_failure(message, failure, owner=owner)
+    return None, None
+
+
+def _complete_delivered(delivered: list[tuple[Message, dt.datetime]], *, owner: str) -> None:
+    """Record the 250s of a batch in one transaction (one write lock instead of one per
+    message); each row's own 250 instant, each fenced by its lease."""
+    if not delivered:
+        return
+    with transaction.atomic():
+        for message, at in delivered:
+            queue.complete(
+                message,
+                owner=owner,
+                now=at,
+                values={"delivered_at": at, "smtp_response": "250"},
+            )
+    delivered.clear()
 
 
 def _server_unusable(failure: Failure | None) -> bool:
@@ -197,9 +219,12 @@ def deliver_due(
         conn.open()
     except (smtplib.SMTPException, OSError):
         log.debug("outbox: opening the SMTP connection failed", exc_info=True)
+    delivered: list[tuple[Message, dt.datetime]] = []
     try:
         for i, row in enumerate(rows):
-            _, failure = _deliver(row, owner=owner, connection=conn)
+            failure, _ = _send(row, conn, owner=owner)
+            if failure is None:
+                delivered.append((row, clock.now()))
             if _server_unusable(failure):
                 # Give the rest back unstarted instead of burning an attempt (and raising an
                 # alert) for each of them.
@@ -207,6 +232,7 @@ def deliver_due(
                     queue.release_lease(rest, owner=owner, now=clock.now())
                 break
     finally:
+        _complete_delivered(delivered, owner=owner)
         try:
             conn.close()
         except Exception:  # pragma: no cover
