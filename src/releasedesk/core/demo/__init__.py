@@ -66,6 +66,12 @@ def load_demo(*, actor: Actor | None = None) -> DemoSummary:
     from releasedesk.releases.demo import load_demo_releases  # example policies + demo releases
 
     load_demo_releases(actor)
+    from releasedesk.core.demo.live import load_live_demo  # minutes, not days: watch it run
+
+    load_live_demo(actor)
+    from releasedesk.notes.demo import load_demo_notes
+
+    load_demo_notes()
     return _summary(loaded=loaded)
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -46,6 +47,22 @@ def reset_sqlite(alias: str = DEFAULT_DB_ALIAS) -> Path:
     connections.close_all()
     for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         candidate.unlink(missing_ok=True)
+    return path
+
+
+def use_demo_mailbox() -> Path | None:
+    """Without a configured mail server the demo writes its e-mails to files in the data dir."""
+    if os.environ.get("RELEASEDESK_SMTP_HOST") or os.environ.get("RELEASEDESK_EMAIL_BACKEND"):
+        return None
+    path = Path(settings.DATA_DIR) / "demo-mail"
+    path.mkdir(parents=True, exist_ok=True)
+    settings.MAILERS = {
+        **settings.MAILERS,
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(path)},
+        },
+    }
     return path
 
 
@@ -90,6 +107,7 @@ class Command(BaseCommand):
             path = reset_sqlite()
             self.stdout.write(f"Reset: deleted {path}")
 
+        mailbox = use_demo_mailbox()
         started = time.monotonic()
         self.stdout.write("[1/3] Migrating the database…")
         call_command("migrate", interactive=False, verbosity=0)
@@ -113,6 +131,12 @@ class Command(BaseCommand):
             f"{s.username} ({', '.join(s.roles)})" for s in STAFF if s.username != "demo"
         )
         self.stdout.write(f"Other demo users, same password: {others}")
+        if mailbox is not None:
+            self.stdout.write(f"Demo mailbox (every e-mail the demo sends, as files): {mailbox}")
+        self.stdout.write(
+            "Watch the live release 9.0 (policy live-demo) move through its timeline on its "
+            "release page: notices now, upgrades a few minutes later."
+        )
 
         if options["no_serve"]:
             return
