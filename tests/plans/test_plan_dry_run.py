@@ -119,3 +119,22 @@ def test_release_page_shows_the_timeline_grouped_by_day(
     assert filtered.status_code == 200
     bad = client.get(f"/releases/{approved_540.pk}/", {"at": "someday"}).content.decode()
     assert "neither a date" in bad
+
+
+def test_a_staff_change_freeze_moves_the_plan(
+    approved_540: Release, product_manager: Any, vendor_admin: Any, at_approval: None
+) -> None:
+    from releasedesk.calendars.services import declare_freeze
+    from releasedesk.core.context import Actor
+
+    declare_freeze(
+        actor=Actor(kind="staff", id=vendor_admin.pk),
+        declared_by=vendor_admin,
+        starts_at=dt.datetime(2027, 3, 31, 22, 0, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2027, 4, 2, 22, 0, tzinfo=dt.UTC),
+        reason="Exam week: no changes",
+    )
+    body = Api(product_manager, "read").get(f"/{approved_540.pk}/plan").json()
+    upgrade = _upgrade(body["steps"])
+    assert upgrade["local_text"] == "2027-04-08 16:00 CEST (Europe/Amsterdam)"
+    assert "Exam week: no changes" in upgrade["reason"]

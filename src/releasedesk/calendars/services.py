@@ -131,6 +131,7 @@ def declare_freeze(
         after=freeze_snapshot(freeze),
         scope=FREEZE_SCOPE,
     )
+    _replan_live(actor)
     return freeze
 
 
@@ -170,6 +171,7 @@ def lift_freeze(
         after=freeze_snapshot(found),
         scope=FREEZE_SCOPE,
     )
+    _replan_live(actor)
     return found
 
 
@@ -195,3 +197,10 @@ def rotate_feed_key(
         scope=FREEZE_SCOPE if user is not None else None,
     )
     return key
+
+
+def _replan_live(actor: Actor) -> None:
+    """A freeze moves (or frees) upgrade slots: live releases are replanned."""
+    from releasedesk.timeline.replan import something_changed
+
+    something_changed(actor=actor)

@@ -10,7 +10,7 @@ arrived), stage passes (`timeline.StagePass`), steps already carried out
 (`timeline.ScheduledStep` in a settled state: frozen), notices delivered (done notice
 messages' SMTP 250 times, `consent.facts`), consents and opt-out streaks (`consent.facts`),
 other releases' pending upgrade slots on the same instances (for
-conflicts) and the ICS calendars the policy names. Staff freezes have no table yet.
+conflicts), staff change freezes and the ICS calendars the policy names.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from releasedesk.planning.types import (
     ContractTerms,
     CustomerSnapshot,
     Facts,
+    FreezeFact,
     InstanceSnapshot,
     OwnWindow,
     Plan,
@@ -308,7 +309,20 @@ def facts_for(
         notices_delivered=delivered,
         other_slots=other_slots,
         calendars=load_calendars(doc, version),
+        freezes=_freezes(release),
         release_completed_at=release.finished_at if release.status == "completed" else None,
+    )
+
+
+def _freezes(release: Release) -> tuple[FreezeFact, ...]:
+    """Staff change freezes over the planning horizon that cover the release's products."""
+    from releasedesk.calendars.selectors import freeze_facts
+
+    start = dt.datetime.combine(release.target_date, dt.time(), tzinfo=dt.UTC)
+    return freeze_facts(
+        start - dt.timedelta(days=31),
+        start + dt.timedelta(days=400),
+        products=list(release.products.values_list("pk", flat=True)),
     )
 
 
