@@ -240,3 +240,26 @@ def test_digest_of_the_period_that_ended_before_the_cycle_day(oem: dict[str, Any
         dt.date(2027, 2, 2),
     )
     assert list(made.notes.all()) == [note]
+
+
+def test_vendor_docs_task_waits_for_x_upgrade_then_for_the_docs_team(oem: dict[str, Any]) -> None:
+    release = oem["release"]
+    wl_x = Instance.objects.get(slug="wl-x")
+    docs = _step(release, f":i{wl_x.pk}:docs")
+    ScheduledStep.objects.filter(key=docs.payload["after"]).update(state=WorkState.DONE)
+    waiting = _run(docs, utc(2027, 2, 10, 9))
+    assert (waiting.state, waiting.last_error) == (
+        WorkState.BLOCKED,
+        "Waiting for role:docs to do: Update the white-label documentation of OEM X",
+    )
+    # X's contract now says X updates its own docs, and nobody re-planned: refused.
+    Customer.objects.filter(pk=oem["x"].pk).update(
+        contract_overrides={"docs_responsibility": "customer"}
+    )
+    ScheduledStep.objects.filter(pk=docs.pk).update(state=WorkState.PENDING)
+    refused = _run(docs, utc(2027, 2, 10, 9, 5))
+    assert (refused.state, refused.last_error) == (
+        WorkState.BLOCKED,
+        "Not the vendor's task any more: OEM X updates its own white-label documentation "
+        "(contract setting); the plan is out of date — re-plan the release",
+    )

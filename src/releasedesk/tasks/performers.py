@@ -90,11 +90,31 @@ def _release(step: ScheduledStep) -> Release:
 def perform_task(step: ScheduledStep, now: dt.datetime) -> Outcome:
     """A task waits for a person; its Task row exists from the moment the plan was stored
     (made here too if the step was stored some other way)."""
+    if step.key.endswith(":docs"):
+        owner = _docs_owner(step)
+        decision = notes.documentation_decision(owner) if owner is not None else None
+        if decision is not None and decision.action != DocsAction.VENDOR_TASK:
+            return _blocked(
+                step,
+                f"Not the vendor's task any more: {decision.reason}; the plan is out of date — "
+                "re-plan the release",
+            )
     if not Task.objects.filter(step_id=step.pk).exists():
         from releasedesk.tasks.services import sync_release_tasks
 
         sync_release_tasks(step.release_id, now=now)
     return execution.perform_task(step, now)
+
+
+def _docs_owner(step: ScheduledStep) -> Customer | None:
+    """The OEM owning the white-label instance of a documentation step."""
+    if step.instance_id is not None:
+        instance = Instance.objects.select_related("owner").filter(pk=step.instance_id).first()
+        if instance is not None and instance.owner is not None:
+            return instance.owner
+    if step.customer_id is not None:
+        return Customer.objects.filter(pk=step.customer_id).first()
+    return None
 
 
 # --- publish ---------------------------------------------------------------------------------
@@ -259,12 +279,7 @@ def _release_notes(
 def _docs_notice(step: ScheduledStep, release: Release, now: dt.datetime) -> Outcome:
     """S2 step 3: an OEM that updates its own white-label documentation gets the notes under
     its own name, as the OEM's documentation decision says."""
-    owner: Customer | None = None
-    if step.instance_id is not None:
-        instance = Instance.objects.select_related("owner").filter(pk=step.instance_id).first()
-        owner = instance.owner if instance is not None else None
-    if owner is None and step.customer_id is not None:
-        owner = Customer.objects.filter(pk=step.customer_id).first()
+    owner = _docs_owner(step)
     if owner is None:
         return _blocked(step, "The white-label instance has no owner to send the notes to")
     decision = notes.documentation_decision(owner)
