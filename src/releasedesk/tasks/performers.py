@@ -110,8 +110,9 @@ def _docs_owner(step: ScheduledStep) -> Customer | None:
     """The OEM owning the white-label instance of a documentation step."""
     if step.instance_id is not None:
         instance = Instance.objects.select_related("owner").filter(pk=step.instance_id).first()
-        if instance is not None and instance.owner is not None:
-            return instance.owner
+        owner: Customer | None = instance.owner if instance is not None else None
+        if owner is not None:
+            return owner
     if step.customer_id is not None:
         return Customer.objects.filter(pk=step.customer_id).first()
     return None
