@@ -271,6 +271,9 @@ def _forked_worker(name: str, receiver: str, lease_s: float) -> None:
     worker.run_worker_loop(threading.Event(), poll_interval=0.05, handlers=handlers)
 
 
+# Under pytest-xdist the test process has execnet threads; the forked children only use
+# Django and the database (connections closed before each fork), never those threads' locks.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_kill_9_fifty_times_loses_nothing_and_duplicates_no_effect(
     make_steps: MakeSteps, receiver_path: Path
 ) -> None:
