@@ -156,3 +156,54 @@ def test_a_moved_release_date_moves_tasks_and_their_reminders(
         ("cleo@vendor.test", utc(2027, 5, 24, 15)),
         ("dana@vendor.test", utc(2027, 5, 24, 15)),
     ]
+
+
+def test_a_task_nobody_owns_alerts_staff(
+    field_policy: Any, field_app: Any, people: dict[str, Any]
+) -> None:
+    from releasedesk.core.queue_models import StaffAlert
+
+    people["sam"].roles.clear()  # nobody in customer success any more
+    release = make_release(field_policy, field_app, people["rita"], people["dana"])
+    alerts = StaffAlert.objects.filter(kind="tasks.no_owner").order_by("title")
+    assert [(a.title, a.detail) for a in alerts] == [
+        (
+            "Nobody can be reminded of task 'Iterate knowledge-base articles' of release 2027.6",
+            "No active staff member with an e-mail address holds customer_success (as a role "
+            "or a team); give someone the role or a team.",
+        ),
+        (
+            "Nobody can be reminded of task 'Share release notes with customer teams' of "
+            "release 2027.6",
+            "No active staff member with an e-mail address holds customer_success (as a role "
+            "or a team); give someone the role or a team.",
+        ),
+    ]
+    assert {a.object_id for a in alerts} == {
+        str(t.pk) for t in Task.objects.filter(release=release, owner_rows__slug="customer_success")
+    }
+
+
+def test_an_event_task_appears_when_the_release_completes(
+    release: Any, people: dict[str, Any]
+) -> None:
+    from releasedesk.core.context import SYSTEM
+    from releasedesk.releases.models import Release
+    from releasedesk.tasks.services import EVENT_RELEASE_COMPLETED, event_happened
+
+    lending = Task.objects.get(release=release, title="Update the lending shop")
+    done_at = utc(2027, 6, 15, 6, 30)  # 08:30 CEST
+    Release.objects.filter(pk=release.pk).update(status="completed")
+    with time_machine.travel(done_at, tick=False):
+        appeared = event_happened(
+            release=release, event=EVENT_RELEASE_COMPLETED, now=done_at, actor=SYSTEM
+        )
+    assert [t.pk for t in appeared] == [lending.pk]
+    lending.refresh_from_db()
+    assert (lending.status, lending.appeared_at, lending.due_at) == ("open", done_at, done_at)
+    msg = Message.objects.get(subject_ref=f"task{lending.pk}")
+    assert (msg.to_address, msg.due_at, msg.late_after) == ("dirk@vendor.test", done_at, None)
+    assert msg.subject.startswith("New task: Update the lending shop (release 2027.6)")
+    # Happening twice changes nothing.
+    with time_machine.travel(done_at, tick=False):
+        assert event_happened(release=release, event=EVENT_RELEASE_COMPLETED, now=done_at) == []

@@ -28,6 +28,7 @@ from django.urls import reverse
 from releasedesk.accounts.models import User
 from releasedesk.audit.services import record
 from releasedesk.core import clock
+from releasedesk.core.alerts import raise_alert
 from releasedesk.core.context import SYSTEM, Actor
 from releasedesk.core.errors import Conflict, PermissionDenied, ValidationFailed
 from releasedesk.core.queue_models import WorkState
@@ -146,8 +147,18 @@ def _schedule(task: Task, *, now: dt.datetime, new: bool = False) -> None:
     task.remind_at = at
     task.reminder_generation += 1
     task.save(update_fields=["remind_at", "reminder_generation", "updated_at"])
-    if at is not None:
-        _remind(task, at=at, new=new)
+    if at is not None and _remind(task, at=at, new=new) == 0:
+        # Nobody holds the owner roles (or has an address): staff must know before it is due.
+        raise_alert(
+            kind="tasks.no_owner",
+            title=f"Nobody can be reminded of task {task.title!r} of release {task.release.version}",
+            detail=(
+                f"No active staff member with an e-mail address holds {', '.join(task.owners)} "
+                "(as a role or a team); give someone the role or a team."
+            ),
+            obj=task,
+            now=now,
+        )
 
 
 # --- keeping tasks equal to the stored timeline --------------------------------------------------
@@ -287,6 +298,10 @@ def event_happened(
         task.appeared_at, task.due_at, task.updated_at = now, now, now
         task.reason = f"{task.title}: {event.replace('_', ' ')} at {format_utc(now)}"
         task.save(update_fields=["appeared_at", "due_at", "reason", "updated_at"])
+        # The step's time was only an estimate: it is due now too (the person is awaited).
+        ScheduledStep.objects.filter(
+            pk=task.step_id, state=WorkState.PENDING, due_at__gt=now
+        ).update(due_at=now, updated_at=now)
         _schedule(task, now=now, new=True)
         _audit(
             task,
