@@ -65,6 +65,7 @@ def test_post_opts_out_once_and_reuse_is_refused(
     assert _state(consent) == ("opted_out", BEFORE, "email")
     assert consent.decided_by_contact_id == admin.pk
     decided = AuditEvent.objects.filter(action="consent.decided").get()
+    assert decided.after is not None
     assert decided.after["state"] == "opted_out"
     assert decided.after["decided_by_contact"] == admin.pk
     assert decided.actor_kind == "contact"

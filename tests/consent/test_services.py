@@ -223,3 +223,33 @@ def test_gates_at_the_moment_of_the_upgrade(notified: dict[str, Any], at: Any) -
         "The notice was delivered 2027-02-07 18:00 GMT (Europe/London) = 2027-02-07 18:00 UTC, "
         "after 2027-02-07 18:00 GMT"
     )
+
+
+def test_a_removed_upgrade_sends_a_cancellation_to_the_people_told(
+    notified: dict[str, Any], at: Any
+) -> None:
+    from releasedesk.releases import services as release_services
+    from releasedesk.releases.models import Approval
+
+    release, cm = notified["release"], notified["cm"]
+    at(BEFORE)
+    approval = Approval.objects.get(release=release, role="change_management")
+    release_services.revoke_approval(
+        release=release,
+        approval_id=approval.pk,
+        actor=Actor(kind="staff", id=cm.pk),
+        user=cm,
+        comment="Found a blocker",
+    )
+    cancellations = Message.objects.filter(kind="cancellation").order_by("to_address")
+    assert [m.to_address for m in cancellations] == [
+        "admin@h1.test",
+        "admin@h2.test",
+        "tech@h1.test",
+        "tech@h2.test",
+    ]
+    body = cancellations[0].body_text
+    assert "It was planned for: 2027-02-09 18:00 GMT (Europe/London)" in body
+    assert "Release 7.2 no longer goes ahead as planned" in body
+    # Undecided consents of the slots that went away are dropped.
+    assert Consent.objects.filter(release=release).count() == 0
