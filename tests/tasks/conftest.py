@@ -132,7 +132,13 @@ def field_customers(field_app: Any) -> dict[str, Any]:
 
 
 def make_release(
-    policy: Any, product: Any, creator: Any, approver: Any, *, significant: bool = True
+    policy: Any,
+    product: Any,
+    creator: Any,
+    approver: Any,
+    *,
+    significant: bool = True,
+    version: str = "2027.6",
 ) -> Any:
     """Release 2027.6 for 2027-06-15, assessed and approved at APPROVED_AT (its plan is
     stored by the approval)."""
@@ -145,7 +151,7 @@ def make_release(
             created_by=creator,
             policy=policy,
             products=[product],
-            version="2027.6",
+            version=version,
             target_date=RELEASE_DAY,
             changes=[
                 ChangeItemData(

@@ -133,3 +133,28 @@ def test_release_include_lists_tasks_and_hypercare(release: Any, people: dict[st
     review = Task.objects.get(release=release, title__startswith="Review")
     assert f'action="/tasks/{handover.pk}/done/"' in html
     assert f'action="/tasks/{review.pk}/done/"' not in html
+
+
+def test_my_tasks_page_query_count_does_not_grow(
+    field_policy: Any, field_app: Any, people: dict[str, Any], vendor_admin: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from .conftest import make_release
+
+    make_release(field_policy, field_app, people["rita"], people["dana"])
+    with time_machine.travel(MAY_19, tick=False):
+        dirk = signed_in(people["dirk"])
+        dirk.get("/tasks/")  # warm up (session, user)
+        with CaptureQueriesContext(connection) as one:
+            assert dirk.get("/tasks/").content.decode().count('<tr data-testid="task-') == 1
+    # Two more releases: three times the tasks on Dirk's list.
+    for version in ("2027.6.1", "2027.6.2"):
+        make_release(field_policy, field_app, people["rita"], people["dana"], version=version)
+    with time_machine.travel(MAY_19, tick=False):
+        with CaptureQueriesContext(connection) as three:
+            html = dirk.get("/tasks/").content.decode()
+        assert html.count('<tr data-testid="task-') == 3
+        assert len(three.captured_queries) == len(one.captured_queries)
+        assert signed_in(vendor_admin).get("/admin/tasks/task/").status_code == 200
