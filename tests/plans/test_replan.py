@@ -84,3 +84,19 @@ def test_unchanged_catalogue_edit_writes_no_new_plan_event(
     with time_machine.travel(dt.datetime(2027, 3, 22, 9, 10, tzinfo=UTC), tick=False):
         catalog.update_customer(actor=staff(vendor_admin), customer=customer_c, name="C renamed")
     assert AuditEvent.objects.filter(action="timeline.planned").count() == count
+
+
+def test_a_customer_nobody_can_tell_alerts_staff_when_the_plan_is_made(
+    approved_540: Release, vendor_admin: Any, customer_b: Any
+) -> None:
+    from releasedesk.catalog.models import Contact
+    from releasedesk.core.queue_models import StaffAlert
+
+    assert not StaffAlert.objects.filter(kind="outbox.no_reachable_admin").exists()
+    for contact in Contact.objects.filter(customer=customer_b):
+        catalog.update_contact(actor=staff(vendor_admin), contact=contact, reachable=False)
+    # the contact change replans (recipients are part of the plan): the alert is raised once
+    alerts = StaffAlert.objects.filter(kind="outbox.no_reachable_admin")
+    assert [(a.object_id, a.title.startswith("Release 5.4.0:")) for a in alerts] == [
+        (str(customer_b.pk), True)
+    ]

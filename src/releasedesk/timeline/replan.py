@@ -98,3 +98,37 @@ def replans_deferred(*, actor: Actor) -> Iterator[None]:
         _deferred.reset(token)
     if pending:
         _replan_live(actor=actor, policy_ids=pending)
+
+
+# --- audience health: staff hear about customers nobody can tell, when the plan is made -----
+
+AUDIENCE_ALERT = "outbox.no_reachable_admin"
+
+
+def check_audience(release: Release, diff: PlanDiff, actor: Actor) -> None:
+    """Alert staff about affected customers with no reachable admin (one open alert each),
+    when a live release's plan is made or moves — long before a notice is due."""
+    from releasedesk.core.alerts import raise_alert
+    from releasedesk.core.queue_models import StaffAlert
+    from releasedesk.outbox.audiences import audience_health
+
+    if release.status not in LIVE or not diff.changed:
+        return
+    for problem in audience_health(release=release):
+        customer = problem.customer
+        already = StaffAlert.objects.filter(
+            kind=AUDIENCE_ALERT,
+            object_type=customer._meta.label_lower,
+            object_id=str(customer.pk),
+            acknowledged_at__isnull=True,
+        ).exists()
+        if not already:
+            raise_alert(
+                kind=AUDIENCE_ALERT,
+                title=f"Release {release.version}: {problem.message}",
+                detail="Add or fix an admin contact before the notice is due.",
+                obj=customer,
+            )
+
+
+PLAN_STORED_HOOKS.append(check_audience)
