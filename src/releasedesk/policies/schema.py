@@ -67,13 +67,11 @@ class PolicyIssue:
         return ".".join(str(p) for p in self.loc) or "(document)"
 
 
-_Strict = Strict
-
 
 # --- building blocks -------------------------------------------------------------------
 
 
-class ApprovalRequirement(_Strict):
+class ApprovalRequirement(Strict):
     """`cto` (shorthand, one approval) or `{role: cto, count: 2}`."""
 
     role: Identifier
@@ -94,13 +92,13 @@ class ApprovalRequirement(_Strict):
         return {"anyOf": [{"type": "string", "description": "A role slug (one approval)."}, schema]}
 
 
-class AfterwardsSpec(_Strict):
+class AfterwardsSpec(Strict):
     """Tell an audience after the release went out (e.g. after a hotfix)."""
 
     to: Identifier
 
 
-class NoticeSpec(_Strict):
+class NoticeSpec(Strict):
     """Advance notice: delivered at least `lead` before the start (absolute duration)."""
 
     lead: Duration
@@ -118,7 +116,7 @@ class NoticeSpec(_Strict):
         return self
 
 
-class LevelDemands(_Strict):
+class LevelDemands(Strict):
     """What a risk level (or the default level) demands of a release."""
 
     releasable: bool = True
@@ -132,7 +130,7 @@ class LevelDemands(_Strict):
         return [a.role for a in self.approvals]
 
 
-class FloorCondition(_Strict):
+class FloorCondition(Strict):
     change_kind: ChangeKind | None = None
     flag: Literal["significant", "irreversible"] | None = None
 
@@ -148,7 +146,7 @@ class FloorCondition(_Strict):
         return f"a change marked {self.flag}"
 
 
-class Floor(_Strict):
+class Floor(Strict):
     """A condition on the change items that raises the level to at least `at_least`."""
 
     when: FloorCondition
@@ -167,7 +165,7 @@ def _check_rows(keys: set[int]) -> None:
         raise ValueError(f"the matrix needs exactly the impact rows 1, 2, 3, 4, 5 ({detail})")
 
 
-class RiskModel(_Strict):
+class RiskModel(Strict):
     """impact 1..5 (rows) x likelihood 1..5 (columns) → level name."""
 
     matrix: dict[int, Annotated[list[Identifier], Field(min_length=5, max_length=5)]]
@@ -184,7 +182,7 @@ class RiskModel(_Strict):
         return self.matrix[impact][likelihood - 1]
 
 
-class HotfixLane(_Strict):
+class HotfixLane(Strict):
     """The hotfix lane: which reasons qualify and what it waives or replaces."""
 
     reasons: list[HotfixReason] = list(HotfixReason)
@@ -194,7 +192,7 @@ class HotfixLane(_Strict):
     approvers: list[ApprovalRequirement] | None = None
 
 
-class ReleaseNotesSpec(_Strict):
+class ReleaseNotesSpec(Strict):
     audiences: list[Identifier] = Field(min_length=1)
     locales: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]] = ["en"]
 
@@ -207,14 +205,14 @@ def _parse_horizon(value: object) -> object:
     return value
 
 
-class RoadmapShare(_Strict):
+class RoadmapShare(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     with_: Identifier = Field(alias="with")
     horizon: Annotated[int, BeforeValidator(_parse_horizon), Field(ge=1, le=20)] = 2
 
 
-class RoadmapSpec(_Strict):
+class RoadmapSpec(Strict):
     visibility: TierName = "internal"
     approved_phrases: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = []
     share: RoadmapShare | None = None
@@ -223,17 +221,17 @@ class RoadmapSpec(_Strict):
 Every = Annotated[str, StringConstraints(pattern=r"^[1-9]\d* (day|week|month)s?$")]
 
 
-class FeedbackRound(_Strict):
+class FeedbackRound(Strict):
     every: Every
     to: Identifier
 
 
-class FeedbackSpec(_Strict):
+class FeedbackSpec(Strict):
     rounds: list[FeedbackRound] = []
     duplicates: Literal["merge_as_vote", "keep_separate"] = "merge_as_vote"
 
 
-class VerificationSpec(_Strict):
+class VerificationSpec(Strict):
     after: list[Identifier] = []
     on_failure: Literal["revert_release", "pause_release", "alert"] = "revert_release"
 
@@ -241,7 +239,7 @@ class VerificationSpec(_Strict):
 # --- the document ----------------------------------------------------------------------
 
 
-class PolicyDocument(_Strict):
+class PolicyDocument(Strict):
     """A whole policy. See docs/policies.md for the reference and examples."""
 
     policy: Slug
