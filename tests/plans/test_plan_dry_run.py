@@ -36,6 +36,7 @@ def _upgrade(steps: list[dict[str, Any]]) -> dict[str, Any]:
 def test_api_plan_shows_each_step_in_utc_and_local_time_with_reason(
     approved_540: Release, product_manager: Any, at_approval: None
 ) -> None:
+    stored = list(ScheduledStep.objects.values_list("key", "state", "due_at", "updated_at"))
     response = Api(product_manager, "read").get(f"/{approved_540.pk}/plan")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -47,8 +48,8 @@ def test_api_plan_shows_each_step_in_utc_and_local_time_with_reason(
     notice = next(s for s in body["steps"] if s["kind"] == "notice")
     assert notice["late_after"].startswith("2027-03-25T14:00")
     assert body["problems"] == []
-    # a dry run writes nothing
-    assert not ScheduledStep.objects.exists()
+    # a dry run writes nothing (the approval stored the timeline; it stays as it was)
+    assert list(ScheduledStep.objects.values_list("key", "state", "due_at", "updated_at")) == stored
 
 
 def test_api_what_if_and_customer_filter(

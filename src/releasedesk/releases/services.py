@@ -969,14 +969,22 @@ def cancel_release(*, release: Release, actor: Actor, reason: str = "") -> Relea
 
 @transaction.atomic
 def complete_release(*, release: Release, actor: Actor, reason: str = "") -> Release:
-    return _simple(
+    """Completed by the worker (every target done) or by hand: event steps wake up either way."""
+    now = clock.now()
+    release = _simple(
         release,
         actor=actor,
         target=S.COMPLETED,
         action="release.completed",
         reason=reason,
-        finished_at=clock.now(),
+        finished_at=now,
     )
+    from releasedesk.timeline.execution import RELEASE_COMPLETED_HOOKS, release_waiting_steps
+
+    release_waiting_steps(release, now=now)  # e.g. "update the lending shop" after the release
+    for hook in list(RELEASE_COMPLETED_HOOKS):
+        hook(release, now)
+    return release
 
 
 @transaction.atomic

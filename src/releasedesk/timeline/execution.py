@@ -306,14 +306,12 @@ def maybe_complete_release(
         return False
     from releasedesk.releases.services import complete_release
 
+    # complete_release wakes the steps waiting for the event and runs RELEASE_COMPLETED_HOOKS
     complete_release(
         release=release,
         actor=SYSTEM,
         reason="every upgrade step is done or skipped",
     )
-    release_waiting_steps(release, now=now)
-    for hook in list(RELEASE_COMPLETED_HOOKS):
-        hook(release, now)
     return True
 
 

@@ -454,7 +454,11 @@ STAFF: tuple[DemoStaff, ...] = (
     DemoStaff("cto", ("cto",), "Europe/Amsterdam", "Chris", "Tech"),
     DemoStaff("delivery", ("delivery", "delivery_lead"), "Europe/Zurich", "Dana", "Delivery"),
     DemoStaff(
-        "cs", ("customer_success", "customer_success_lead"), "Europe/Zurich", "Casey", "Success"
+        "cs",
+        ("customer_success", "customer_success_lead", "docs"),
+        "Europe/Zurich",
+        "Casey",
+        "Success",
     ),
     DemoStaff("change", ("change_management", "service"), "Europe/London", "Charlie", "Change"),
 )
