@@ -253,3 +253,40 @@ def test_a_removed_upgrade_sends_a_cancellation_to_the_people_told(
     assert "Release 7.2 no longer goes ahead as planned" in body
     # Undecided consents of the slots that went away are dropped.
     assert Consent.objects.filter(release=release).count() == 0
+
+
+def test_a_reminder_is_skipped_once_the_consent_was_answered(
+    notified: dict[str, Any], at: Any
+) -> None:
+    from releasedesk.consent.performers import perform_reminder
+
+    release, h1 = notified["release"], notified["h1"]
+    at(BEFORE)
+    step = ScheduledStep.objects.create(
+        release=release,
+        key=f"r{release.pk}:i{h1['instance'].pk}:reminder:2027-02-09",
+        kind="reminder",
+        due_at=BEFORE,
+        instance=h1["instance"],
+        customer=h1["customer"],
+        audience="instance_contacts",
+        label="Reminder",
+        zone="Europe/London",
+        reason="test",
+        target="hosted",
+        payload={"contact_ids": [h1["admin"].pk], "deadline": DEADLINE.isoformat()},
+    )
+    assert perform_reminder(step, BEFORE).state == WorkState.DONE
+    reminder = Message.objects.get(kind="reminder")
+    assert reminder.to_address == "admin@h1.test"
+    assert "You can opt out until 2027-02-09 13:00 GMT (Europe/London)" in reminder.body_text
+    services.decide(
+        consent=h1["consent"],
+        decision="opted_out",
+        actor=Actor(kind="contact", id=h1["admin"].pk),
+        channel="portal",
+        contact=h1["admin"],
+    )
+    skipped = perform_reminder(step, BEFORE)
+    assert (skipped.state, skipped.error) == (WorkState.SKIPPED, "already answered: opted_out")
+    assert Message.objects.filter(kind="reminder").count() == 1
