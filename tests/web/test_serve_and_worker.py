@@ -121,7 +121,10 @@ def test_worker_turn_calls_every_handler_and_survives_errors(no_db_connections: 
     assert worker.run_turn([idle, broken]) is False
     assert worker.run_turn([idle, broken, busy]) is True
     assert calls == ["idle", "broken", "idle", "broken", "busy"]
-    assert len(no_db_connections) == 4  # before and after each turn
+    # connections are recycled after a handler raised (once per such turn), not on the busy path
+    assert len(no_db_connections) == 2
+    assert worker.run_turn([busy]) is True
+    assert len(no_db_connections) == 2
 
 
 def test_worker_loop_runs_until_stopped(no_db_connections: list[int]) -> None:
