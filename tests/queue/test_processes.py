@@ -314,8 +314,9 @@ def test_kill_9_fifty_times_loses_nothing_and_duplicates_no_effect(
             kills += 1
             done_at_kill.append(done)
             procs[slot] = spawn(slot)
-        # The last kill landed while work was still open (kills happened during the run).
-        assert ScheduledStep.objects.exclude(state=WorkState.DONE).exists()
+        # Every kill landed while work was still open (kills happened during the run); how
+        # much the surviving worker finishes before the check is up to the machine's load.
+        assert max(done_at_kill) < ROWS
         _wait_until_all_terminal(timeout=240)
     finally:
         for p in procs:
