@@ -100,3 +100,27 @@ def test_a_customer_nobody_can_tell_alerts_staff_when_the_plan_is_made(
     assert [(a.object_id, a.title.startswith("Release 5.4.0:")) for a in alerts] == [
         (str(customer_b.pk), True)
     ]
+
+
+def test_cancelling_a_release_tells_the_hooks_which_upgrades_are_off(
+    approved_540: Release, product_manager: Any
+) -> None:
+    from releasedesk.timeline.persist import PlanDiff
+    from releasedesk.timeline.replan import PLAN_STORED_HOOKS
+
+    seen: list[PlanDiff] = []
+
+    def capture(release: Release, diff: PlanDiff, actor: Actor) -> None:
+        seen.append(diff)
+
+    upgrade = ScheduledStep.objects.get(release=approved_540, kind="upgrade")
+    PLAN_STORED_HOOKS.append(capture)
+    try:
+        services.cancel_release(
+            release=approved_540, actor=staff(product_manager), reason="Postponed to summer"
+        )
+    finally:
+        PLAN_STORED_HOOKS.remove(capture)
+    assert [d.removed for d in seen] == [[upgrade.key]]
+    upgrade.refresh_from_db()
+    assert upgrade.state == WorkState.CANCELLED

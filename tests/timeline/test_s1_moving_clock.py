@@ -109,15 +109,19 @@ def _run_moving_clock(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]
 
 
 @pytest.fixture
-def notices(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dt.datetime, list[int]]]:
-    """A loopback notice performer: records (step key, when, contact ids) and succeeds."""
+def notices() -> list[tuple[str, dt.datetime, list[int]]]:
+    """A loopback notice performer: records (step key, when, contact ids) and succeeds.
+
+    Set directly, not with monkeypatch: monkeypatch undoes after the autouse registry fixture
+    has restored the full registry, and would then delete the consent app's notice performer
+    for every later test in the process. The registry fixture restores it instead."""
     sent: list[tuple[str, dt.datetime, list[int]]] = []
 
     def fake_notice(step: ScheduledStep, now: dt.datetime) -> Outcome:
         sent.append((step.key, now, sorted(step.payload.get("contact_ids", []))))
         return Outcome.done()
 
-    monkeypatch.setitem(execution.PERFORMERS, "notice", fake_notice)
+    execution.PERFORMERS["notice"] = fake_notice
     return sent
 
 

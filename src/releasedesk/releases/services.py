@@ -963,7 +963,22 @@ def cancel_release(*, release: Release, actor: Actor, reason: str = "") -> Relea
         reason=reason,
         finished_at=clock.now(),
     )
+    from releasedesk.core.queue_models import WorkState
+    from releasedesk.timeline.models import ScheduledStep, StepKind
+    from releasedesk.timeline.persist import PlanDiff
+    from releasedesk.timeline.replan import PLAN_STORED_HOOKS
+
+    upgrades = ScheduledStep.objects.filter(
+        release=cancelled,
+        kind=StepKind.UPGRADE,
+        state__in=(WorkState.PENDING, WorkState.BLOCKED),
+    )
+    removed = sorted(upgrades.values_list("key", flat=True))
     cancel_steps(cancelled, actor=actor, reason=_reason(reason), now=clock.now())
+    # the people told about an upgrade hear that it is off (consent.hooks.tell_about)
+    diff = PlanDiff(removed=removed)
+    for hook in list(PLAN_STORED_HOOKS):
+        hook(cancelled, diff, actor)
     return cancelled
 
 
