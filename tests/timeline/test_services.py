@@ -326,7 +326,17 @@ def test_pass_stage_needs_the_role_and_completes_its_gate_steps(
         cm.pk,
     )
     assert _reload(gate).state == WorkState.DONE
-    event = _last_event(release)
+    # passing the stage stores the plan again (customers are scheduled now): the stage event
+    # comes just before that re-plan's
+    from releasedesk.audit.models import AuditEvent
+
+    actions = list(
+        AuditEvent.objects.filter(scope=f"release:{release.pk}")
+        .order_by("-seq")
+        .values_list("action", flat=True)[:2]
+    )
+    assert actions == ["timeline.planned", "release.stage_passed"]
+    event = AuditEvent.objects.get(scope=f"release:{release.pk}", action="release.stage_passed")
     assert (event.action, event.after) == (
         "release.stage_passed",
         {

@@ -500,4 +500,9 @@ def pass_stage(
             "gate_steps_done": len(gate_steps),
         },
     )
+    if gate_steps:
+        # customers are scheduled (and notified) only once the stage passed: plan them now
+        from releasedesk.timeline.replan import replan_release
+
+        replan_release(locked, actor=actor)
     return passed
