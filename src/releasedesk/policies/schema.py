@@ -67,7 +67,6 @@ class PolicyIssue:
         return ".".join(str(p) for p in self.loc) or "(document)"
 
 
-
 # --- building blocks -------------------------------------------------------------------
 
 
