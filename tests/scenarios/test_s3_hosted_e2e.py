@@ -284,10 +284,13 @@ def test_s3_step4_mail_server_down_until_47h_before_the_upgrade(
     # The worker's notice gate stopped it at 18:00 and asked for a new plan ...
     from releasedesk.releases.selectors import audit_trail
 
+    # (Every customer's notice failed; the first upgrade claimed at 18:00 — lowest row id,
+    # whichever instance that is — trips the gate, and its re-plan moves all three.)
     gate_events = [e.after or {} for e in audit_trail(release) if e.action == "step.gate_replan"]
-    assert [(e["key"], e["gates"]) for e in gate_events] == [
-        (f"r{release.pk}:i{h1.pk}:upgrade", ["notice_delivered"])
-    ]
+    upgrades = {f"r{release.pk}:i{w[k]['instance'].pk}:upgrade" for k in ("h1", "h2", "h3")}
+    assert len(gate_events) == 1
+    assert gate_events[0]["key"] in upgrades
+    assert gate_events[0]["gates"] == ["notice_delivered"]
     assert (
         "The notice for this upgrade was not delivered (it had to arrive by 2027-02-07 18:00 GMT"
         in gate_events[0]["message"]
