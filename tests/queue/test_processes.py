@@ -262,6 +262,9 @@ def _forked_worker(name: str, receiver: str, lease_s: float) -> None:
     """A worker process forked from the test process (Django already loaded, so a restart
     takes milliseconds instead of seconds and 50 kills fit in a test's time budget)."""
     os.environ["RELEASEDESK_WORKER_TEST_EFFECT"] = receiver
+    # 20 ms per step: the run lasts long enough (~10 s) that all 50 kills land while work is
+    # open, however fast the machine (forked restarts take only milliseconds).
+    os.environ["QUEUE_TEST_SLEEP"] = "0.02"
     effect.reset_receiver()
     worker.set_worker_id(name)
     handlers = [
