@@ -208,8 +208,8 @@ def test_internal_context_keys_are_refused() -> None:
 
 
 def test_unknown_kind_and_locale_fallback() -> None:
-    with pytest.raises(ValidationFailed, match="no template for message kind 'sign_in'"):
-        render_message("sign_in", _context(), locale="en", zone="UTC")
+    with pytest.raises(ValidationFailed, match="no template for message kind 'staff_alert'"):
+        render_message("staff_alert", _context(), locale="en", zone="UTC")
     assert normalise_locale("nl-BE") == "nl"
     assert normalise_locale("fr") == "en"
     assert normalise_locale("") == "en"

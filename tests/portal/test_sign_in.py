@@ -11,6 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from releasedesk.audit.models import AuditEvent
+from releasedesk.core import clock
+from releasedesk.outbox.delivery import deliver_due
 from releasedesk.portal import services
 from releasedesk.portal.auth import SESSION_KEY
 
@@ -19,8 +21,13 @@ pytestmark = pytest.mark.django_db
 LINK_RE = re.compile(r"http://[^\s]+/portal/login/link/([^\s/]+)/")
 
 
-def _request_link(client: Client, email: str) -> Any:
-    return client.post(reverse("portal:login"), {"email": email})
+def _request_link(client: Client, email: str, *, deliver: bool = True) -> Any:
+    """POST the sign-in form, then let the outbox deliver what it queued (as the worker
+    would; the test mail backend is Django's locmem, i.e. `mail.outbox`)."""
+    response = client.post(reverse("portal:login"), {"email": email})
+    if deliver:
+        deliver_due(owner="test-worker", now=clock.now())
+    return response
 
 
 def _token_from_mail(index: int = -1) -> str:

@@ -10,14 +10,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 from ninja.params import functions as param_functions
 
 from releasedesk.accounts.authn import actor_for, api_auth_with_contacts, require_write, staff_user
 from releasedesk.core.api import ERROR_RESPONSES, BoundedPagination
 from releasedesk.core.errors import NotFound, PermissionDenied
-from releasedesk.outbox import services
+from releasedesk.outbox import masking, services
 from releasedesk.outbox.audiences import audience_health
 from releasedesk.outbox.models import Message
 from releasedesk.outbox.selectors import messages_for
@@ -58,8 +58,16 @@ class MessageOut(Schema):
 
 
 class MessageDetailOut(MessageOut):
-    body_text: str
-    body_html: str
+    body_text: str = Field(description="The text body; portal sign-in links are hidden.")
+    body_html: str = Field(description="The HTML body; portal sign-in links are hidden.")
+
+    @staticmethod
+    def resolve_body_text(obj: Message) -> str:
+        return masking.preview_text(obj)
+
+    @staticmethod
+    def resolve_body_html(obj: Message) -> str:
+        return masking.preview_html(obj)
 
 
 class ProblemOut(Schema):

@@ -32,9 +32,11 @@ TEMPLATED_KINDS: tuple[str, ...] = (
     MessageKind.RELEASE_NOTES,
     MessageKind.NEWSLETTER,
     MessageKind.ROADMAP_UPDATE,
+    MessageKind.SIGN_IN,
 )
 
 # Kinds that announce an upcoming instant (the templates show it in local time and UTC).
+# For a portal sign-in link (`sign_in`) that instant (`starts_at`) is when the link expires.
 TIMED_KINDS: frozenset[str] = frozenset(
     {
         MessageKind.ADVANCE_NOTICE,
@@ -44,8 +46,14 @@ TIMED_KINDS: frozenset[str] = frozenset(
         MessageKind.POST_HOTFIX,
         MessageKind.CONFIRMATION,
         MessageKind.RELEASE_NOTES,
+        MessageKind.SIGN_IN,
     }
 )
+
+# Kinds whose body holds a one-time credential: staff previews mask it
+# (`outbox.masking`) and the body is scrubbed once the message is finished
+# (`portal.services.scrub_sign_in_messages`).
+CREDENTIAL_KINDS: frozenset[str] = frozenset({MessageKind.SIGN_IN})
 
 
 class TrackingEvent(models.TextChoices):

@@ -19,7 +19,7 @@ from releasedesk.core.context import Actor
 from releasedesk.core.errors import DomainError
 from releasedesk.core.queue_models import WorkState
 from releasedesk.core.timeutil import format_local, format_utc, is_valid_zone
-from releasedesk.outbox import services
+from releasedesk.outbox import masking, services
 from releasedesk.outbox.choices import MessageKind
 from releasedesk.outbox.models import Message
 from releasedesk.outbox.selectors import messages_for
@@ -112,6 +112,9 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "delivered": _when(message.delivered_at, zone),
         "finished": _when(message.finished_at, zone),
         "retryable": message.state in services.RETRYABLE_STATES,
+        # Sign-in links are one-time credentials: staff never see them (outbox.masking).
+        "body_text": masking.preview_text(message),
+        "body_html": masking.preview_html(message),
     }
     return render(request, "outbox/message_detail.html", context)
 

@@ -4,6 +4,9 @@ The token is `TimestampSigner(salt=SIGN_IN_SALT).sign_object({"c": contact id, "
 "e": e-mail fingerprint})`: a token signed for another purpose (another salt), a tampered or
 expired one, one for a contact whose address changed or who was erased, and one already used
 are all refused with a specific message.
+
+The link leaves as an outbox message (`MessageKind.SIGN_IN`, docs/portal.md): staff previews
+mask it, and its body is scrubbed once the message is finished or the link used.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from releasedesk.audit.services import record
@@ -26,7 +30,12 @@ from releasedesk.catalog.models import Contact
 from releasedesk.core import clock
 from releasedesk.core.context import SYSTEM, Actor
 from releasedesk.core.errors import DomainError
-from releasedesk.core.timeutil import UnknownTimeZone, format_local, format_utc, get_zone
+from releasedesk.core.queue_models import WorkState
+from releasedesk.outbox import services as outbox_services
+from releasedesk.outbox.audiences import contact_recipient
+from releasedesk.outbox.choices import MessageKind
+from releasedesk.outbox.models import Message
+from releasedesk.outbox.rendering import MessageContext
 from releasedesk.portal.models import UsedSignInLink
 
 log = logging.getLogger(__name__)
@@ -58,13 +67,21 @@ def max_age() -> int:
     return int(settings.PORTAL_LINK_MAX_AGE)
 
 
+def _new_token(contact: Contact) -> tuple[str, str]:
+    """A fresh sign-in token for `contact` and its nonce."""
+    nonce = secrets.token_urlsafe(16)
+    payload = {"c": contact.pk, "n": nonce, "e": _email_fingerprint(contact.email)}
+    return _signer().sign_object(payload), nonce
+
+
 def make_sign_in_token(contact: Contact) -> str:
-    payload = {
-        "c": contact.pk,
-        "n": secrets.token_urlsafe(16),
-        "e": _email_fingerprint(contact.email),
-    }
-    return _signer().sign_object(payload)
+    return _new_token(contact)[0]
+
+
+def link_ref(nonce: str) -> str:
+    """The `subject_ref` of the sign-in message carrying the link with this nonce: one
+    message per request (a new nonce each time), and no part of the credential in it."""
+    return "l" + hashlib.sha256(nonce.encode()).hexdigest()[:24]
 
 
 def sign_in_url(token: str) -> str:
@@ -132,44 +149,82 @@ def check_unused(claims: LinkClaims) -> None:
         )
 
 
-def _zone_name(contact: Contact) -> str:
-    name = contact.effective_timezone or "UTC"
-    try:
-        get_zone(name)
-    except UnknownTimeZone:
-        return "UTC"
-    return name
+@transaction.atomic
+def send_sign_in_link(*, contact: Contact) -> Message:
+    """Queue a sign-in link for `contact` in the outbox, with its audit event (by contact id
+    only), in one transaction; the worker delivers it like any other message.
 
-
-def send_sign_in_link(*, contact: Contact) -> None:
-    """E-mail `contact` a sign-in link, then audit it (by contact id only).
-
-    The mail leaves before the (short) audit transaction, so no database write lock is held
-    while talking to the SMTP server; a failed send raises and records nothing.
+    The message is due now, rendered in the contact's language and zone (the expiry in their
+    zone with its name, and in UTC), and never sent after the link expired (`late_after`).
+    Each request is a new link, so a new message (its key carries a hash of the nonce).
     """
-    token = make_sign_in_token(contact)
-    expires = clock.now() + dt.timedelta(seconds=max_age())
-    zone = _zone_name(contact)
-    body = (
-        f"Hello,\n\n"
-        f"Use this link to sign in to the ReleaseDesk customer portal for {contact.customer.name}:\n\n"
-        f"{sign_in_url(token)}\n\n"
-        f"The link works once and expires at {format_local(expires, zone)} ({format_utc(expires)}).\n"
-        f"If you did not ask for it, you can ignore this message.\n"
+    token, nonce = _new_token(contact)
+    now = clock.now()
+    expires = now + dt.timedelta(seconds=max_age())
+    customer = contact.customer.name
+    message = outbox_services.enqueue(
+        recipient=contact_recipient(contact, f"asked for a portal sign-in link for {customer}"),
+        kind=MessageKind.SIGN_IN,
+        due_at=now,
+        late_after=expires,
+        subject_ref=link_ref(nonce),
+        context=MessageContext(
+            customer_name=customer,
+            starts_at=expires,
+            extra={"sign_in_url": sign_in_url(token)},
+        ),
     )
-    send_mail(
-        subject=f"Your sign-in link for {contact.customer.name}",
-        message=body,
-        from_email=None,
-        recipient_list=[contact.email],
+    record(
+        actor=SYSTEM,
+        action="portal.sign_in_link_sent",
+        obj=contact,
+        after={"contact_id": contact.pk, "message_id": message.pk},
     )
-    with transaction.atomic():
-        record(
-            actor=SYSTEM,
-            action="portal.sign_in_link_sent",
-            obj=contact,
-            after={"contact_id": contact.pk},
-        )
+    return message
+
+
+# --- scrubbing the one-time credential out of sent sign-in messages ---------------------------
+
+SCRUBBED_TEXT = (
+    "This message held a one-time sign-in link for the customer portal. The link was removed "
+    "once the message was sent, used or expired.\n"
+)
+SCRUB_EVERY = 30.0  # seconds between scrubbing passes of one worker process
+# States in which a sign-in message will not be sent (again) on its own.
+_FINISHED = (WorkState.DONE, WorkState.FAILED, WorkState.MISSED, WorkState.CANCELLED)
+
+
+def _scrub(qs: QuerySet[Message], *, now: dt.datetime) -> int:
+    return qs.exclude(body_text=SCRUBBED_TEXT).update(
+        body_text=SCRUBBED_TEXT, body_html="", updated_at=now
+    )
+
+
+def scrub_sign_in_messages(*, now: dt.datetime | None = None) -> int:
+    """Replace the body of every finished sign-in message (delivered, failed, missed or
+    cancelled) and of every pending one whose link has expired by `SCRUBBED_TEXT`; returns
+    how many. Only the content changes: state, key, delivery time and audit stay."""
+    now = now or clock.now()
+    finished = Q(state__in=_FINISHED) | Q(state=WorkState.PENDING, late_after__lt=now)
+    # `release IS NULL AND kind = sign_in` is served by the (release, kind) index.
+    qs = Message.objects.filter(finished, release__isnull=True, kind=MessageKind.SIGN_IN)
+    count = _scrub(qs, now=now)
+    if count:
+        log.info("portal: scrubbed the sign-in link out of %d sent message(s)", count)
+    return count
+
+
+_last_scrub = [float("-inf")]
+
+
+def handle_one_sign_in_scrub() -> bool:
+    """Worker handler (registered in `PortalConfig.ready`): `scrub_sign_in_messages()` at most
+    every `SCRUB_EVERY` seconds per process; True when it scrubbed something."""
+    started = time.monotonic()
+    if started - _last_scrub[0] < SCRUB_EVERY:
+        return False
+    _last_scrub[0] = started
+    return scrub_sign_in_messages() > 0
 
 
 @transaction.atomic
@@ -186,6 +241,13 @@ def sign_in_with_link(*, token: str) -> Contact:
         raise InvalidLink(
             "This sign-in link has already been used. Request a new one.", code="link_used"
         ) from None
+    # The link is spent: its message needs to keep no copy of it.
+    _scrub(
+        Message.objects.filter(
+            release__isnull=True, kind=MessageKind.SIGN_IN, subject_ref=link_ref(claims.nonce)
+        ),
+        now=clock.now(),
+    )
     record(
         actor=Actor(kind="contact", id=contact.pk),
         action="portal.signed_in",
