@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from releasedesk.catalog.models import Contact, Customer, Instance, Subscription
 from releasedesk.core.errors import NotFound, ValidationFailed
 from releasedesk.core.timeutil import get_zone
+from releasedesk.core.versions import version_key as version_key  # re-exported
 from releasedesk.notes import rendering
 from releasedesk.notes.choices import DocsAction, NoteState, Tier
 from releasedesk.notes.models import PARTNER_CUSTOMER_KINDS, ReleaseNote, contact_tiers
@@ -248,16 +249,6 @@ def customer_tiers(customer: Customer) -> tuple[str, ...]:
     if customer.kind in PARTNER_CUSTOMER_KINDS:
         return (Tier.PARTNER, Tier.PUBLIC)
     return (Tier.PUBLIC,)
-
-
-_VERSION_PART = re.compile(r"(\d+|[A-Za-z]+)")
-
-
-def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Natural ordering of version strings: 5.10.0 after 5.9.2; numbers before words."""
-    return tuple(
-        (0, int(p)) if p.isdigit() else (1, p.lower()) for p in _VERSION_PART.findall(version)
-    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import holidays as holidays_lib
 
 from releasedesk.core.errors import ValidationFailed
 from releasedesk.core.timeutil import ensure_aware
+from releasedesk.core.versions import version_key
 from releasedesk.planning import recipients
 from releasedesk.planning._instance import InstanceSteps, _Group, _Notice
 from releasedesk.planning._slots import (
@@ -654,7 +655,11 @@ class _Planner(InstanceSteps, DateSteps):
             while True:
                 slot = series.get(index)
                 if slot is None or index > _MAX_CARRIES:
-                    yield from self.no_slot(target, inst, base, carried)
+                    newer = self.superseding(inst, None)
+                    if newer is not None:
+                        yield self.superseded(target, inst, base, newer, carried, carried_dates)
+                    else:
+                        yield from self.no_slot(target, inst, base, carried)
                     return
                 if consent is None or slot.deadline is None or slot.unmeetable:
                     break
@@ -676,6 +681,11 @@ class _Planner(InstanceSteps, DateSteps):
                 state, decided = kind, fact
                 break
         assert slot is not None
+        if frozen is None:
+            newer = self.superseding(inst, slot)
+            if newer is not None:
+                yield self.superseded(target, inst, base, newer, carried, carried_dates)
+                return
         yield from self.slot_steps(
             group, inst, slot, demands, carried, carried_dates, carry_time, state, decided
         )
@@ -747,6 +757,60 @@ class _Planner(InstanceSteps, DateSteps):
                 deadline,
             )
         return None
+
+    def superseding(self, inst: InstanceSnapshot, slot: SlotInfo | None) -> SlotFact | None:
+        """The newest release that takes this instance over at or before `slot` (any time
+        when there is no slot): DESIGN.md §4b — a carried instance receives the newest
+        release that passed its gates (and that its customer accepted)."""
+        found = [
+            other
+            for other in self.other_slots.get(inst.id, ())
+            if other.supersedes
+            and (slot is None or other.start < (slot.end or slot.start + dt.timedelta(minutes=1)))
+        ]
+        if not found:
+            return None
+        return max(found, key=lambda other: (version_key(other.release_version), other.start))
+
+    def superseded(
+        self,
+        target: TargetSpec,
+        inst: InstanceSnapshot,
+        base: str,
+        newer: SlotFact,
+        carried: list[str],
+        carried_dates: list[str],
+    ) -> Step:
+        zone = self.zone_of(target, inst)
+        why = (
+            f"superseded by release {newer.release_version}, the newest release that passed "
+            f"its gates for this instance, planned {short_local(newer.start, zone)}"
+        )
+        if carried:
+            why = "; ".join(carried) + "; " + why
+        return self.emit(
+            Step(
+                key=f"{base}:upgrade",
+                kind=StepKind.UPGRADE,
+                due_at=newer.start,
+                zone=zone,
+                label=f"Upgrade {inst.slug} to {self.release.version}",
+                reason=why,
+                target=target.name,
+                instance_id=inst.id,
+                customer_id=inst.owner_id,
+                payload={
+                    "target": target.name,
+                    "instance_id": inst.id,
+                    "customer_id": inst.owner_id,
+                    "zone": zone,
+                    "superseded_by": newer.release_id,
+                    "superseded_by_version": newer.release_version,
+                    "carried_from": carried_dates,
+                },
+                status="superseded",
+            )
+        )
 
     def opt_out_limit(self, consent: ConsentSpec, inst: InstanceSnapshot) -> int | None:
         limits = [consent.max_consecutive_opt_outs]

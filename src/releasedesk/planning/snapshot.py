@@ -10,21 +10,24 @@ arrived), stage passes (`timeline.StagePass`), steps already carried out
 (`timeline.ScheduledStep` in a settled state: frozen), notices delivered (done notice
 messages' SMTP 250 times, `consent.facts`), consents and opt-out streaks (`consent.facts`),
 other releases' pending upgrade slots on the same instances (for
-conflicts), staff change freezes and the ICS calendars the policy names.
+conflicts; a newer release's upgrades also for carry-over), staff change freezes and the ICS calendars the policy names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from pydantic import ValidationError
 
 from releasedesk.catalog.models import Contact, Customer, Instance, Product, Subscription
 from releasedesk.catalog.schemas import ContractOverrides, WindowOverride
+from releasedesk.core.versions import version_key
 from releasedesk.planning.planner import plan
 from releasedesk.planning.types import (
     FROZEN_STATES,
@@ -282,20 +285,7 @@ def facts_for(
             ends_at=row["ends_at"],
             payload=row["payload"] or {},
         )
-    other_slots = tuple(
-        SlotFact(
-            row["release_id"],
-            row["release__version"],
-            row["instance_id"],
-            row["due_at"],
-            row["ends_at"],
-        )
-        for row in ScheduledStep.objects.filter(kind="upgrade", state__in=("pending", "running"))
-        .exclude(release=release)
-        .exclude(instance__isnull=True)
-        .values("release_id", "release__version", "instance_id", "due_at", "ends_at")
-        if row["instance_id"] in instance_ids
-    )
+    other_slots = _other_slots(release, instance_ids)
     # Consents and notice deliveries (outbox SMTP 250 times) come from the consent app.
     from releasedesk.consent.facts import consent_facts, notices_delivered, opt_out_streaks
 
@@ -311,6 +301,68 @@ def facts_for(
         calendars=load_calendars(doc, version),
         freezes=_freezes(release),
         release_completed_at=release.finished_at if release.status == "completed" else None,
+    )
+
+
+def _other_slots(release: Release, instance_ids: set[int]) -> tuple[SlotFact, ...]:
+    """Other releases' upgrades on this release's instances: pending or running ones (for
+    conflicts), and those of newer releases of the same products that take an instance over
+    (`supersedes`, DESIGN.md §4b carry-over) — pending, running or already done, but not
+    while they still wait for the customer's acceptance."""
+    from releasedesk.timeline.models import ScheduledStep
+
+    own = version_key(release.version)
+    products = list(release.products.values_list("pk", flat=True))
+    newer = {
+        pk
+        for pk, version in Release.objects.filter(products__in=products)
+        .exclude(pk=release.pk)
+        .values_list("pk", "version")
+        .distinct()
+        if version_key(version) > own
+    }
+    rows = (
+        ScheduledStep.objects.filter(kind="upgrade", instance__isnull=False)
+        .filter(
+            Q(state__in=("pending", "running"))
+            | Q(release_id__in=newer, state__in=("pending", "running", "done"))
+        )
+        .exclude(release=release)
+        .values("release_id", "release__version", "instance_id", "due_at", "ends_at", "state")
+    )
+    found: list[SlotFact] = []
+    for row in rows:
+        if row["instance_id"] not in instance_ids:
+            continue
+        takes_over = row["release_id"] in newer
+        if row["state"] == "done" and not takes_over:
+            continue
+        found.append(
+            SlotFact(
+                row["release_id"],
+                row["release__version"],
+                row["instance_id"],
+                row["due_at"],
+                row["ends_at"],
+                supersedes=takes_over,
+            )
+        )
+    if not any(slot.supersedes for slot in found):
+        return tuple(found)
+    # A newer release's upgrade that still needs the customer's acceptance does not take
+    # the instance over (yet): its payload lists `consent:<date>` among its requirements.
+    waiting = {
+        (row["release_id"], row["instance_id"])
+        for row in ScheduledStep.objects.filter(
+            kind="upgrade", release_id__in=newer, state="pending"
+        ).values("release_id", "instance_id", "payload")
+        if any(str(r).startswith("consent:") for r in (row["payload"] or {}).get("requires", ()))
+    }
+    return tuple(
+        dataclasses.replace(slot, supersedes=False)
+        if slot.supersedes and (slot.release_id, slot.instance_id) in waiting
+        else slot
+        for slot in found
     )
 
 

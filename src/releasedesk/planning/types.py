@@ -83,7 +83,7 @@ class StepKind:
     )
 
 
-StepStatus = Literal["planned", "frozen", "unmeetable"]
+StepStatus = Literal["planned", "frozen", "unmeetable", "superseded"]
 ConsentDecision = Literal["approved", "opted_out", "postponed"]
 
 
@@ -293,13 +293,20 @@ class FreezeFact:
 
 @dataclass(frozen=True, slots=True)
 class SlotFact:
-    """Another release's upgrade slot on an instance (for conflicts)."""
+    """Another release's upgrade slot on an instance (for conflicts and carry-over).
+
+    `supersedes`: the other release is newer (a higher version of a product this release
+    also ships), has passed its gates for this instance and — where the customer must accept
+    — was accepted. An instance whose slot is at or after that upgrade receives the newer
+    release instead (DESIGN.md §4b carry-over): this release's upgrade is superseded there.
+    """
 
     release_id: int
     release_version: str
     instance_id: int
     start: dt.datetime
     end: dt.datetime | None = None
+    supersedes: bool = False
 
 
 FROZEN_STATES: frozenset[str] = frozenset(
@@ -352,8 +359,9 @@ class Step:
       window's end); past it the step is missed, never run late silently
     - `ends_at`: the end of a period (hypercare) or of the upgrade window
     - `payload`: JSON-able details (contact ids, deadline, the event a step waits for …)
-    - `status`: "planned", "frozen" (already happened; kept as it was), or "unmeetable"
-      (cannot be met; the reason says why)
+    - `status`: "planned", "frozen" (already happened; kept as it was), "unmeetable"
+      (cannot be met; the reason says why) or "superseded" (an upgrade a newer release
+      takes over on this instance; it will not run)
     """
 
     key: str

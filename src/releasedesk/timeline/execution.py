@@ -145,6 +145,8 @@ def finish_step(step: ScheduledStep, outcome: Outcome, *, owner: str, now: dt.da
         # is complete now.
         with transaction.atomic():
             maybe_complete_release(_lock_release(step.release_id), now=now)
+    if won and step.kind == StepKind.UPGRADE and outcome.state == WorkState.DONE:
+        complete_taken_over(step, now=now)
     return won
 
 
@@ -302,7 +304,7 @@ def maybe_complete_release(
     )
     if exclude is not None:
         open_steps = open_steps.exclude(pk=exclude)
-    if open_steps.exists():
+    if open_steps.exists() or waits_for_newer(release):
         return False
     from releasedesk.releases.services import complete_release
 
@@ -313,6 +315,48 @@ def maybe_complete_release(
         reason="every upgrade step is done or skipped",
     )
     return True
+
+
+def waits_for_newer(release: Release) -> bool:
+    """True while an upgrade of `release` that a newer release took over (DESIGN.md §4b
+    carry-over: `superseded` with `superseded_by` in its payload) has not been carried out by
+    that newer release yet: if the newer release is cancelled, the upgrade comes back."""
+    taken_over = {
+        (row["payload"].get("superseded_by"), row["instance_id"])
+        for row in ScheduledStep.objects.filter(
+            release=release,
+            kind=StepKind.UPGRADE,
+            state=WorkState.SUPERSEDED,
+            payload__has_key="superseded_by",
+        ).values("payload", "instance_id")
+    }
+    if not taken_over:
+        return False
+    done = set(
+        ScheduledStep.objects.filter(
+            kind=StepKind.UPGRADE,
+            state__in=(WorkState.DONE, WorkState.SKIPPED),
+            release_id__in={rid for rid, _ in taken_over},
+            instance_id__in={iid for _, iid in taken_over},
+        ).values_list("release_id", "instance_id")
+    )
+    return not taken_over <= done
+
+
+def complete_taken_over(step: ScheduledStep, *, now: dt.datetime) -> None:
+    """`step` (an upgrade) is done: older releases whose upgrade of the same instance it took
+    over may be complete now."""
+    older = set(
+        ScheduledStep.objects.filter(
+            kind=StepKind.UPGRADE,
+            state=WorkState.SUPERSEDED,
+            instance_id=step.instance_id,
+            payload__superseded_by=step.release_id,
+        ).values_list("release_id", flat=True)
+    )
+    for release_id in sorted(older):
+        with transaction.atomic():
+            maybe_complete_release(_lock_release(release_id), now=now)
 
 
 def gate_outcome(step: ScheduledStep, release: Release, *, now: dt.datetime) -> Outcome | None:

@@ -11,7 +11,10 @@ stored for the release, by their deterministic key:
 - a key whose row already ran (running, done, failed, skipped, missed) is never touched: the
   past does not move;
 - a pending row whose key is no longer in the plan is marked `superseded`;
-- an unmeetable step is stored as `blocked` with its reason (it must not run, staff must see it).
+- an unmeetable step is stored as `blocked` with its reason (it must not run, staff must see it);
+- a superseded step (a newer release takes the instance over, DESIGN.md §4b) is stored as
+  `superseded` with its reason; it is not reported as moved (nobody is told about a date for
+  an upgrade that will not happen). A later plan may bring it back to `pending`.
 
 The caller holds the transaction; the function writes one audit event with the counts.
 """
@@ -149,7 +152,11 @@ def _values(step: PlannedStep) -> dict[str, Any]:
 
 
 def _state_for(step: PlannedStep) -> str:
-    return WorkState.BLOCKED if step.status == "unmeetable" else WorkState.PENDING
+    if step.status == "unmeetable":
+        return WorkState.BLOCKED
+    if step.status == "superseded":
+        return WorkState.SUPERSEDED
+    return WorkState.PENDING
 
 
 COLUMNS = (
@@ -175,6 +182,7 @@ COLUMNS = (
     "reason",
     "payload",
     "generation",
+    "finished_at",
 )
 
 
@@ -203,6 +211,7 @@ def _row(step: PlannedStep, release_id: int, generation: int, now: dt.datetime) 
         step.reason,
         json.dumps(dict(step.payload), separators=(",", ":"), sort_keys=True),
         generation,
+        now if state == WorkState.SUPERSEDED else None,
     )
 
 
@@ -268,7 +277,7 @@ def persist_plan(
             if not changes and row.state == state:
                 diff.unchanged += 1
                 continue
-            if "due_at" in changes:
+            if "due_at" in changes and state != WorkState.SUPERSEDED:
                 diff.moved.append(
                     Moved(
                         key=row.key,
@@ -286,6 +295,10 @@ def persist_plan(
                 row.last_error = step.reason
             elif row.state == WorkState.BLOCKED:
                 row.last_error = ""
+            if state == WorkState.SUPERSEDED:
+                row.finished_at = now
+            elif row.state == WorkState.SUPERSEDED:
+                row.finished_at = None
             row.state = state
             row.generation = generation
             row.updated_at = now
@@ -295,7 +308,7 @@ def persist_plan(
         if to_update:
             ScheduledStep.objects.bulk_update(
                 to_update,
-                [*MUTABLE, "state", "last_error", "generation", "updated_at"],
+                [*MUTABLE, "state", "last_error", "finished_at", "generation", "updated_at"],
                 batch_size=1000,
             )
         gone = [

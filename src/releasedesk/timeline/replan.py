@@ -132,3 +132,59 @@ def check_audience(release: Release, diff: PlanDiff, actor: Actor) -> None:
 
 
 PLAN_STORED_HOOKS.append(check_audience)
+
+
+# --- carry-over: a newer release takes instances over from older ones (DESIGN.md §4b) --------
+
+_following: ContextVar[frozenset[int]] = ContextVar(
+    "releasedesk_older_following", default=frozenset()
+)
+
+
+def older_releases_follow(release: Release, diff: PlanDiff, actor: Actor) -> None:
+    """When a release's plan changes, older live releases of the same products that plan
+    upgrades on the same instances are re-planned: where the newer release now upgrades an
+    instance at or before their slot, their upgrade is superseded (and comes back when the
+    newer release moves away or is cancelled). An in-progress release left with nothing to
+    do is completed."""
+    from releasedesk.core.versions import version_key
+    from releasedesk.timeline.execution import maybe_complete_release
+    from releasedesk.timeline.models import ScheduledStep
+
+    if not diff.changed or release.pk in _following.get():
+        return
+    own = version_key(release.version)
+    products = list(release.products.values_list("pk", flat=True))
+    candidates = [
+        other
+        for other in Release.objects.filter(status__in=LIVE, products__in=products)
+        .exclude(pk=release.pk)
+        .distinct()
+        if version_key(other.version) < own
+    ]
+    if not candidates:
+        return
+    instances = ScheduledStep.objects.filter(
+        release=release, kind="upgrade", instance__isnull=False
+    ).values("instance_id")
+    touched = set(
+        ScheduledStep.objects.filter(
+            release__in=candidates, kind="upgrade", instance_id__in=instances
+        )
+        .values_list("release_id", flat=True)
+        .distinct()
+    )
+    token = _following.set(_following.get() | {release.pk})
+    try:
+        # newest first, so each older release sees the final plans of the newer ones
+        for other in sorted(candidates, key=lambda r: version_key(r.version), reverse=True):
+            if other.pk not in touched:
+                continue
+            replan_release(other, actor=actor)
+            other.refresh_from_db(fields=["status"])
+            maybe_complete_release(other, now=clock.now())
+    finally:
+        _following.reset(token)
+
+
+PLAN_STORED_HOOKS.append(older_releases_follow)
