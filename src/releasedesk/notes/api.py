@@ -23,7 +23,7 @@ from releasedesk.catalog.models import Customer
 from releasedesk.core.api import ERROR_RESPONSES, BoundedPagination
 from releasedesk.core.errors import NotFound, PermissionDenied, ValidationFailed
 from releasedesk.notes import selectors, services
-from releasedesk.notes.choices import NoteState
+from releasedesk.notes.choices import NoteState, Tier
 from releasedesk.notes.models import Digest, Publication, ReleaseNote
 from releasedesk.notes.views import feed_url
 from releasedesk.policies.models import Policy
@@ -179,6 +179,19 @@ class FeedOut(Schema):
     url: str
 
 
+class FeedRotateIn(Schema):
+    policy: str = Field(..., max_length=64)
+    audience: str = Field(..., max_length=64, description="A partner audience of the policy.")
+
+
+class FeedRotatedOut(Schema):
+    policy: str
+    audience: str
+    version: int = Field(description="The feed key's new version (old URLs answer 404).")
+    rotated_at: dt.datetime
+    feeds: list[FeedOut] = Field(description="The audience's new feed URLs, one per locale.")
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 
@@ -331,6 +344,37 @@ def feeds(
                 }
             )
     return out
+
+
+@router.post(
+    "/feeds/rotate",
+    response={200: FeedRotatedOut, **ERROR_RESPONSES},
+    summary="Revoke a partner audience's feed URLs and issue new ones (audited)",
+)
+def rotate_feed(request: HttpRequest, payload: FeedRotateIn) -> dict[str, Any]:
+    _writer(request)
+    policy = Policy.objects.filter(slug=payload.policy).first()
+    if policy is None:
+        raise NotFound(f"policy {payload.policy!r} not found", fields={"policy": "not found"})
+    key = services.rotate_feed_token(
+        policy=policy, audience=payload.audience, actor=actor_for(request)
+    )
+    doc = selectors.latest_document(policy)
+    return {
+        "policy": policy.slug,
+        "audience": key.audience,
+        "version": key.version,
+        "rotated_at": key.rotated_at,
+        "feeds": [
+            {
+                "audience": key.audience,
+                "tier": Tier.PARTNER,
+                "locale": locale,
+                "url": feed_url(policy.slug, key.audience, locale, tier=Tier.PARTNER),
+            }
+            for locale in selectors.note_locales(doc)
+        ],
+    }
 
 
 @router.get(

@@ -24,7 +24,7 @@ from django.utils.feedgenerator import Atom1Feed
 from releasedesk.catalog.models import Customer
 from releasedesk.notes import rendering
 from releasedesk.notes.choices import NoteState
-from releasedesk.notes.models import Digest, ReleaseNote
+from releasedesk.notes.models import Digest, FeedKey, ReleaseNote
 from releasedesk.notes.selectors import (
     RenderedNote,
     default_brand,
@@ -36,6 +36,7 @@ from releasedesk.notes.selectors import (
 KB_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 FEED_SALT = "releasedesk.notes.feed"
 FEED_LIMIT = 50
+MAX_FEED_TOKEN = 500
 
 
 # --- files --------------------------------------------------------------------------------
@@ -261,17 +262,39 @@ def send_kb_request(request: KbRequest) -> int:
 # --- Atom feeds -----------------------------------------------------------------------------
 
 
-def feed_token(policy_slug: str, audience: str) -> str:
-    """The token of a partner feed's URL (signed; feed readers cannot sign in)."""
-    return signing.dumps({"p": policy_slug, "a": audience}, salt=FEED_SALT, compress=True)
+def feed_key_version(policy_slug: str, audience: str) -> int:
+    """The current key version of a partner feed (1 until it is first rotated)."""
+    found = (
+        FeedKey.objects.filter(policy__slug=policy_slug, audience=audience)
+        .values_list("version", flat=True)
+        .first()
+    )
+    return found or 1
+
+
+def feed_token(policy_slug: str, audience: str, *, version: int | None = None) -> str:
+    """The token of a partner feed's URL: signed (policy, audience, key version); feed
+    readers cannot sign in. Rotating the audience's `FeedKey` revokes it."""
+    if version is None:
+        version = feed_key_version(policy_slug, audience)
+    return signing.dumps(
+        {"p": policy_slug, "a": audience, "v": version}, salt=FEED_SALT, compress=True
+    )
 
 
 def feed_token_valid(token: str, policy_slug: str, audience: str) -> bool:
+    """True only for an untampered token of this policy and audience at the audience's
+    current key version. (Tokens issued before versions existed carry none: version 1.)"""
+    if not token or len(token) > MAX_FEED_TOKEN:
+        return False
     try:
         data = signing.loads(token, salt=FEED_SALT)
     except signing.BadSignature:
         return False
-    return isinstance(data, dict) and data.get("p") == policy_slug and data.get("a") == audience
+    if not isinstance(data, dict) or data.get("p") != policy_slug or data.get("a") != audience:
+        return False
+    version = data.get("v", 1)
+    return type(version) is int and version == feed_key_version(policy_slug, audience)
 
 
 def build_feed(

@@ -165,3 +165,29 @@ class Publication(DueWork):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.key} ({self.state})"
+
+
+class FeedKey(models.Model):
+    """The key version of one partner audience's Atom feed, embedded in its signed URL.
+
+    Bumping `version` (`services.rotate_feed_token`) revokes every URL issued before. No row
+    means version 1, so GET never writes: the row appears at the first rotation.
+    """
+
+    policy = models.ForeignKey("policies.Policy", on_delete=models.CASCADE, related_name="+")
+    audience = models.SlugField(max_length=64)
+    version = models.PositiveIntegerField(default=1)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "audience"], name="%(app_label)s_%(class)s_one_per_audience"
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="%(app_label)s_%(class)s_version_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"feed key v{self.version} of {self.policy_id}/{self.audience}"

@@ -34,7 +34,7 @@ from releasedesk.notes.choices import (
     NoteState,
     Tier,
 )
-from releasedesk.notes.models import Digest, Publication, ReleaseNote
+from releasedesk.notes.models import Digest, FeedKey, Publication, ReleaseNote
 from releasedesk.notes.selectors import (
     audience_tier,
     compose_digest,
@@ -803,3 +803,32 @@ def publish_digest(
     if pending is not None:
         deliver_publication(pending)
     return digest
+
+
+# --- partner feed URLs --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rotate_feed_token(*, policy: Policy, audience: str, actor: Actor) -> FeedKey:
+    """Revoke a partner audience's Atom feed URL: bump its key version, so every URL issued
+    before answers 404 and `channels.feed_token` gives the new one. Public feeds are open and
+    internal audiences have none: only partner audiences have a URL to rotate."""
+    tier = audience_tier(latest_document(policy), audience)
+    if tier != Tier.PARTNER:
+        raise ValidationFailed(
+            f"audience {audience!r} is {tier}: only partner feeds have a secret URL to rotate",
+            fields={"audience": "not a partner audience"},
+        )
+    key, _ = FeedKey.objects.select_for_update().get_or_create(policy=policy, audience=audience)
+    before = {"audience": audience, "version": key.version}
+    key.version += 1
+    key.rotated_at = clock.now()
+    key.save(update_fields=["version", "rotated_at"])
+    record(
+        actor=actor,
+        action="notes.feed_url_rotated",
+        obj=policy,
+        before=before,
+        after={"audience": audience, "version": key.version},
+    )
+    return key

@@ -1,4 +1,4 @@
-"""`releasedesk notes compose|list|show|edit|signoff|publish|white-label|digest|between|docs|feeds|deliver|retry|newsletter`."""
+"""`releasedesk notes compose|list|show|edit|signoff|publish|white-label|digest|between|docs|feeds|rotate-feed|deliver|retry|newsletter`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from releasedesk.catalog.models import Customer
 from releasedesk.core.context import SYSTEM, Actor
 from releasedesk.core.errors import DomainError
 from releasedesk.notes import selectors, services
-from releasedesk.notes.choices import NOTE_CHANNELS, NoteState
+from releasedesk.notes.choices import NOTE_CHANNELS, NoteState, Tier
 from releasedesk.notes.models import ReleaseNote
 from releasedesk.notes.views import feed_url
 from releasedesk.policies.models import Policy
@@ -104,6 +104,14 @@ class Command(BaseCommand):
 
         p = sub.add_parser("feeds", help="Feed URLs of a policy's audiences.")
         p.add_argument("policy")
+
+        p = sub.add_parser(
+            "rotate-feed",
+            help="Revoke a partner audience's feed URLs (old ones answer 404) and print the new.",
+        )
+        p.add_argument("policy")
+        p.add_argument("audience", help="A partner audience of the policy.")
+        with_as(p)
 
         sub.add_parser("deliver", help="Deliver every due publication now (docs export, KB).")
 
@@ -312,6 +320,21 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{audience} ({tier}, {locale}): {feed_url(policy.slug, audience, locale, tier=tier)}"
                 )
+
+    def do_rotate_feed(self, o: dict[str, Any]) -> None:
+        user = self._required_user(o)
+        policy = Policy.objects.filter(slug=o["policy"]).first()
+        if policy is None:
+            raise CommandError(f"no policy {o['policy']!r}")
+        key = services.rotate_feed_token(
+            policy=policy, audience=o["audience"], actor=self._actor(user)
+        )
+        self.stdout.write(
+            f"{key.audience}: feed key now version {key.version}; every earlier URL is revoked"
+        )
+        for locale in selectors.note_locales(selectors.latest_document(policy)):
+            url = feed_url(policy.slug, key.audience, locale, tier=Tier.PARTNER)
+            self.stdout.write(f"{key.audience} (partner, {locale}): {url}")
 
     def do_deliver(self, o: dict[str, Any]) -> None:
         count = 0
