@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from releasedesk.planning.planner import plan
@@ -13,6 +14,7 @@ from releasedesk.planning.types import (
     CustomerSnapshot,
     Facts,
     InstanceSnapshot,
+    OwnWindow,
     Plan,
     ProductSnapshot,
     ReleaseSnapshot,
@@ -171,3 +173,35 @@ def test_step5_no_customer_step_before_the_stage_passes() -> None:
         "stage service_acceptance has not passed (planned to end 2027-02-01 17:00 GMT, change "
         "management approval): no customer is scheduled or notified until it passes"
     )
+
+
+def test_a_contracts_own_window_places_the_cycle_upgrade() -> None:
+    # Hosted One's contract: upgrades only Thursdays 20:00-23:00 Europe/London. The cycle of
+    # 2027-02-09 (Tuesday 18:00 GMT) goes into the first such window from then: Thursday.
+    own = ContractTerms(window=OwnWindow("thursday", "20:00", "23:00", LONDON))
+    customers = (
+        dataclasses.replace(CATALOGUE.customers[0], contract=own),
+        CATALOGUE.customers[1],
+    )
+    catalogue = dataclasses.replace(CATALOGUE, customers=customers)
+    facts = Facts(approvals_complete_at=APPROVED, stage_passes={"service_acceptance": STAGE_PASSED})
+    steps = plan(RELEASE, policy("hosted-monthly"), catalogue, facts, utc("2027-02-01 10:00"))
+    by_key = steps.by_key()
+    upgrade = by_key["r72:i30:upgrade"]
+    assert both(upgrade) == ("2027-02-11 20:00", "2027-02-11 20:00 GMT")
+    assert in_utc(upgrade.ends_at) == "2027-02-11 23:00"
+    assert upgrade.reason == (
+        "first cycle (monthly on second tuesday) whose gates it meets: the cycle of "
+        "2027-02-09, on the cycle's release day at 18:00; the first own window (weekly on "
+        "thursday 20:00-23:00, Europe/London) from then; unless opted out by 2027-02-11 "
+        "13:00 GMT (silence means proceed)"
+    )
+    notice = by_key["r72:i30:notice:2027-02-11"]
+    assert (in_utc(notice.due_at), in_utc(notice.late_after)) == (
+        "2027-02-09 19:00",
+        "2027-02-09 20:00",
+    )
+    deadline = by_key["r72:i30:consent_deadline:2027-02-11"]
+    assert both(deadline) == ("2027-02-11 13:00", "2027-02-11 13:00 GMT")
+    # Hosted Two has no own window: the cycle's own instant.
+    assert both(by_key["r72:i31:upgrade"]) == ("2027-02-09 18:00", "2027-02-09 18:00 GMT")

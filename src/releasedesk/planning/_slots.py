@@ -280,6 +280,35 @@ def anytime_series(
     yield finish_slot(slot, lead=lead, margin=margin, gate=gate, consent=consent)
 
 
+def _cycle_problem(
+    cycle: dt.date,
+    start: dt.datetime,
+    zone: str,
+    blackouts: Blackouts,
+    gate: dt.datetime,
+    gate_reason: str,
+    now: dt.datetime,
+    lead: Duration,
+    margin: Duration,
+    delivered: bool,
+) -> str:
+    """Why a cycle's slot cannot be used ('' when it can)."""
+    if start < gate:
+        return f"{cycle.isoformat()}: before {gate_reason}"
+    if lead.delta and start < gate + lead.delta + margin.delta:
+        return (
+            f"{cycle.isoformat()}: leaves less than {lead.possessive()} notice after {gate_reason}"
+        )
+    if lead.delta and start - lead.delta - margin.delta < now and not delivered:
+        return f"{cycle.isoformat()}: too late to give {lead.possessive()} notice"
+    if not lead.delta and start < now:
+        return f"{cycle.isoformat()}: already past"
+    blackout = blackouts.covers(start, start)
+    if blackout is not None:
+        return f"{cycle.isoformat()}: {short_local(start, zone)} is in {blackout.reason}"
+    return ""
+
+
 def cycle_series(
     cadence: Cadence,
     offset: CycleOffset,
@@ -294,10 +323,15 @@ def cycle_series(
     margin: Duration,
     consent: ConsentRule | None,
     is_delivered: Callable[[dt.date, dt.datetime], bool] | None = None,
+    own: tuple[WindowRule, str] | None = None,
 ) -> Iterator[SlotInfo]:
     """Cycle slots from the first cycle on or after `first_cycle_from` whose gates the
     release meets: after `gate` with the full notice lead, notice still sendable now, and
-    not in a blackout or freeze."""
+    not in a blackout or freeze.
+
+    `own` (an instance's or contract's own window, with the zone it is read in): the upgrade
+    goes into the first own window (outside blackouts) at or after the cycle's instant and
+    before the next cycle's; a cycle without one is passed over."""
     try:
         cycle = cycle_on_or_after(cadence, first_cycle_from)
     except NoMoreCycles:
@@ -306,23 +340,31 @@ def cycle_series(
     first = True
     for _ in range(MAX_SLOTS * 4):
         start = offset.instant(cycle, zone)
-        problem = ""
-        if start < gate:
-            problem = f"{cycle.isoformat()}: before {gate_reason}"
-        elif lead.delta and start < gate + lead.delta + margin.delta:
-            problem = f"{cycle.isoformat()}: leaves less than {lead.possessive()} notice after {gate_reason}"
-        elif (
-            lead.delta
-            and start - lead.delta - margin.delta < now
-            and not (is_delivered is not None and is_delivered(offset.local_date(cycle), start))
-        ):
-            problem = f"{cycle.isoformat()}: too late to give {lead.possessive()} notice"
-        elif not lead.delta and start < now:
-            problem = f"{cycle.isoformat()}: already past"
-        else:
-            blackout = blackouts.covers(start, start)
-            if blackout is not None:
-                problem = f"{cycle.isoformat()}: {short_local(start, zone)} is in {blackout.reason}"
+        end: dt.datetime | None = None
+        local_date = offset.local_date(cycle)
+        wanted, wanted_zone = offset.at, zone
+        problem = own_text = ""
+        if own is not None:
+            rule, own_zone = own
+            try:
+                following: dt.datetime | None = offset.instant(
+                    cycle_on_or_after(cadence, cycle + dt.timedelta(days=1)), zone
+                )
+            except NoMoreCycles:
+                following = None
+            window = next_window_outside_blackouts(rule, own_zone, blackouts, start).window
+            if window is None or (following is not None and window.start_utc >= following):
+                problem = f"{cycle.isoformat()}: no own window ({rule.label}) before the next cycle"
+            else:
+                start, end = window.start_utc, window.end_utc
+                local_date = to_local(start, zone).date()
+                wanted, wanted_zone = rule.start, own_zone
+                own_text = f"; the first own window ({rule.text}, {own_zone}) from then"
+        if not problem:
+            delivered = is_delivered is not None and is_delivered(local_date, start)
+            problem = _cycle_problem(
+                cycle, start, zone, blackouts, gate, gate_reason, now, lead, margin, delivered
+            )
         if problem:
             if first:
                 passed_over.append(problem)
@@ -330,13 +372,12 @@ def cycle_series(
             when = offset.describe()
             why = (
                 f"{'first' if first else 'next'} cycle ({cadence.text}) whose gates it meets: "
-                f"the cycle of {cycle.isoformat()}, {when}"
+                f"the cycle of {cycle.isoformat()}, {when}{own_text}"
             )
             if passed_over and first:
                 why += "; passed over " + "; ".join(passed_over[-3:])
-            local_date = offset.local_date(cycle)
-            slot = SlotInfo(start, zone, local_date, why)
-            gap = _gap_warning(start, offset.at, zone)
+            slot = SlotInfo(start, zone, local_date, why, end=end)
+            gap = _gap_warning(start, wanted, wanted_zone)
             if gap:
                 slot.warnings.append(gap)
             yield finish_slot(slot, lead=lead, margin=margin, gate=gate, consent=consent)

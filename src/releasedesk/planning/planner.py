@@ -528,6 +528,13 @@ class _Planner(InstanceSteps, DateSteps):
             )
         if target.cycle is not None:
             lead_ok = self._delivered_check(delivered, group.notice)
+            own_rule: tuple[WindowRule, str] | None = None
+            if group.own_window is not None:
+                mine = group.own_window
+                own_rule = (
+                    parse_window(f"weekly on {mine.weekday} {mine.start}-{mine.end}"),
+                    mine.zone or zone,
+                )
             return SlotSeries(
                 cycle_series(
                     target.cycle.cadence(),
@@ -542,6 +549,7 @@ class _Planner(InstanceSteps, DateSteps):
                     margin=margin,
                     consent=consent,
                     is_delivered=lead_ok,
+                    own=own_rule,
                 )
             )
         rule: WindowRule | None = None
