@@ -1,0 +1,151 @@
+"""Roadmap updates to partners: items computed from the upcoming releases (customer-facing
+wording only), recipients computed from the catalogue, the next release in each recipient's
+zone and in UTC, delivered over SMTP by the worker; bad requests change nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from releasedesk.audit.models import AuditEvent
+from releasedesk.catalog.models import Contact
+from releasedesk.core.context import Actor
+from releasedesk.core.errors import PermissionDenied, ValidationFailed
+from releasedesk.outbox.delivery import deliver_due
+from releasedesk.outbox.models import Message
+from releasedesk.outbox.roadmap import preview_roadmap_update, send_roadmap_update
+from releasedesk.releases.models import Release
+from releasedesk.timeline.models import ScheduledStep
+from tests.outbox.test_audiences import oem_catalogue
+from tests.releases.conftest import make_release, school_saas
+
+pytestmark = pytest.mark.django_db
+
+__all__ = ["make_release", "oem_catalogue", "school_saas"]
+
+UTC = dt.UTC
+NEXT = dt.datetime(2027, 6, 10, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def roadmap(oem_catalogue: dict[str, Any], make_release: Callable[..., Any]) -> dict[str, Any]:
+    platform = oem_catalogue["product"]
+    changes = [
+        {
+            "kind": "feature",
+            "title": "Internal codename Falcon",
+            "customer_note": "Shared whiteboards",
+            "internal_note": "SECRET: migrates the ledger table",
+        },
+        {"kind": "fix", "title": "Faster sign-in"},
+    ]
+    later = make_release("5.10.0", products=[platform], target_date=dt.date(2027, 7, 1))
+    sooner = make_release(
+        "5.9.0", products=[platform], target_date=dt.date(2027, 6, 3), changes=changes
+    )
+    done = make_release("5.8.0", products=[platform], target_date=dt.date(2027, 5, 1))
+    Release.objects.filter(pk=done.pk).update(status="completed")
+    ScheduledStep.objects.create(
+        release=sooner,
+        key=f"r{sooner.pk}:i{oem_catalogue['wl_x'].pk}:upgrade",
+        kind="upgrade",
+        due_at=NEXT,
+        instance=oem_catalogue["wl_x"],
+        zone="Europe/Berlin",
+    )
+    return {**oem_catalogue, "sooner": sooner, "later": later}
+
+
+def test_preview_lists_upcoming_releases_in_customer_words(roadmap: dict[str, Any]) -> None:
+    preview = preview_roadmap_update(products=[roadmap["product"]], period="June 2027")
+    assert preview.roadmap.items == (
+        "Platform 5.9.0 (2027-06-03): Shared whiteboards; Faster sign-in",
+        "Platform 5.10.0 (2027-07-01): Shared whiteboards",
+    )
+    assert preview.roadmap.next_release_at == NEXT
+    assert preview.audience.emails == ["p@oem-x.test", "p@oem-y.test"]
+    assert preview.rendered.subject == "Roadmap update June 2027: Platform"
+    assert "SECRET" not in preview.rendered.text
+    assert "Falcon" not in preview.rendered.text
+    assert "Next release: 2027-06-10 14:00 UTC (UTC)" in preview.rendered.text
+    assert Message.objects.count() == 0  # a preview writes nothing
+
+
+def test_send_queues_one_message_per_partner_in_their_zone_and_language(
+    roadmap: dict[str, Any], product_manager: Any, smtp_sink: Any
+) -> None:
+    Contact.objects.filter(email="p@oem-y.test").update(locale="de")
+    actor = Actor(kind="staff", id=product_manager.pk)
+    sent = send_roadmap_update(
+        actor=actor, user=product_manager, products=[roadmap["product"]], period="June 2027"
+    )
+    assert (sent.created, sent.existing) == (2, 0)
+    messages = {m.to_address: m for m in Message.objects.filter(kind="roadmap_update")}
+    x, y = messages["p@oem-x.test"], messages["p@oem-y.test"]
+    assert x.subject == "Roadmap update June 2027: Platform"
+    assert "Next release: 2027-06-10 16:00 CEST (Europe/Berlin)\nThat is 2027-06-10 14:00 UTC." in (
+        x.body_text
+    )
+    assert "- Platform 5.9.0 (2027-06-03): Shared whiteboards; Faster sign-in" in (x.body_text)
+    assert y.subject == "Roadmap-Update June 2027: Platform"
+    assert "Nächstes Release: 2027-06-10 16:00 CEST (Europe/Vienna)" in y.body_text
+    assert x.why == "OEM partner contact of OEM X (white-label instance wl-x)"
+    event = AuditEvent.objects.get(action="outbox.roadmap_update_sent")
+    assert event.after["created"] == 2
+    assert event.after["releases"] == [roadmap["sooner"].pk, roadmap["later"].pk]
+
+    # The same period again adds nobody twice.
+    again = send_roadmap_update(
+        actor=actor, user=product_manager, products=[roadmap["product"]], period="June  2027"
+    )
+    assert (again.created, again.existing) == (0, 2)
+
+    # The worker delivers them over SMTP.
+    assert deliver_due(owner="w1", now=dt.datetime.now(UTC) + dt.timedelta(seconds=1)) == 2
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == ["p@oem-x.test", "p@oem-y.test"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"period": ""}, ValidationFailed, "period"),
+        ({"period": "x" * 41}, ValidationFailed, "period"),
+        ({"audience": "affected_org_admins"}, ValidationFailed, "audience"),
+        ({"products": []}, ValidationFailed, "products"),
+    ],
+)
+def test_bad_requests_change_nothing(
+    roadmap: dict[str, Any],
+    product_manager: Any,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    field: str,
+) -> None:
+    args: dict[str, Any] = {"products": [roadmap["product"]], "period": "June 2027", **kwargs}
+    with pytest.raises(error) as caught:
+        send_roadmap_update(
+            actor=Actor(kind="staff", id=product_manager.pk), user=product_manager, **args
+        )
+    assert field in getattr(caught.value, "fields", {})
+    assert Message.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="outbox.roadmap_update_sent").exists()
+
+
+def test_nothing_upcoming_and_no_role_are_refused(
+    roadmap: dict[str, Any], product_manager: Any, cto: Any
+) -> None:
+    actor = Actor(kind="staff", id=cto.pk)
+    with pytest.raises(PermissionDenied):
+        send_roadmap_update(actor=actor, user=cto, products=[roadmap["product"]], period="June")
+    Release.objects.update(status="cancelled")
+    with pytest.raises(ValidationFailed, match="nothing on the roadmap"):
+        send_roadmap_update(
+            actor=Actor(kind="staff", id=product_manager.pk),
+            user=product_manager,
+            products=[roadmap["product"]],
+            period="June",
+        )
+    assert Message.objects.count() == 0
