@@ -149,3 +149,96 @@ def test_nothing_upcoming_and_no_role_are_refused(
             period="June",
         )
     assert Message.objects.count() == 0
+
+
+# --- API and CLI ----------------------------------------------------------------------------
+
+
+def test_api_preview_and_send(roadmap: dict[str, Any], product_manager: Any) -> None:
+    from django.test import Client
+
+    from tests.outbox.test_pages_api import _token
+
+    client, headers = Client(), _token(product_manager)
+    body = {"products": ["platform"], "period": "June 2027"}
+    preview = client.post(
+        "/api/v1/outbox/roadmap/preview",
+        body,
+        content_type="application/json",
+        headers=headers,
+    )
+    assert preview.status_code == 200
+    data = preview.json()
+    assert data["items"][0] == ("Platform 5.9.0 (2027-06-03): Shared whiteboards; Faster sign-in")
+    assert [r["email"] for r in data["recipients"]] == ["p@oem-x.test", "p@oem-y.test"]
+    assert data["next_release_at"] == "2027-06-10T14:00:00Z"
+    assert Message.objects.count() == 0
+
+    read_only = client.post(
+        "/api/v1/outbox/roadmap/send",
+        body,
+        content_type="application/json",
+        headers=_token(product_manager, "read"),
+    )
+    assert read_only.status_code == 403
+    unknown = client.post(
+        "/api/v1/outbox/roadmap/send",
+        {**body, "products": ["platform", "nope"]},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["fields"] == {"products": "unknown: nope"}
+    too_long = client.post(
+        "/api/v1/outbox/roadmap/send",
+        {**body, "period": "x" * 41},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert too_long.status_code == 422
+    assert Message.objects.count() == 0
+
+    sent = client.post(
+        "/api/v1/outbox/roadmap/send", body, content_type="application/json", headers=headers
+    )
+    assert sent.status_code == 201
+    assert sent.json() == {"created": 2, "existing": 0, "skipped": 0}
+
+
+def test_cli_dry_run_by_default_then_send(roadmap: dict[str, Any], product_manager: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command(
+        "outbox", "roadmap-update", "--product", "platform", "--period", "June 2027", stdout=out
+    )
+    text = out.getvalue()
+    assert text.startswith("Dry run: nothing is sent.")
+    assert "  - Platform 5.10.0 (2027-07-01): Shared whiteboards" in text
+    assert (
+        "  p@oem-x.test [en, Europe/Berlin; next release 2027-06-10 16:00 CEST "
+        "(Europe/Berlin)]: OEM partner contact of OEM X (white-label instance wl-x)"
+    ) in text
+    assert Message.objects.count() == 0
+    with pytest.raises(CommandError, match="--send needs --as USERNAME"):
+        call_command(
+            "outbox", "roadmap-update", "--product", "platform", "--period", "June", "--send"
+        )
+    out = StringIO()
+    call_command(
+        "outbox",
+        "roadmap-update",
+        "--product",
+        "platform",
+        "--period",
+        "June 2027",
+        "--send",
+        "--as",
+        product_manager.username,
+        stdout=out,
+    )
+    assert out.getvalue().startswith("queued 2 message(s)")
+    assert Message.objects.filter(kind="roadmap_update").count() == 2

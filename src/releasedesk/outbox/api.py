@@ -6,7 +6,7 @@ Staff only: a signed-in portal contact sees no message (empty list, 404 for one)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -153,3 +153,111 @@ def release_health(
         }
         for p in problems
     ]
+
+
+# --- roadmap updates to partners ----------------------------------------------------------
+
+
+ProductSlug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class RoadmapIn(Schema):
+    products: list[ProductSlug] = Field(
+        ..., min_length=1, max_length=50, description="Product slugs the update is about."
+    )
+    period: str = Field(
+        ...,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="e.g. 'June 2027' (one line).",
+    )
+    audience: Literal["oem_partner_contacts", "resellers", "resellers_and_customers"] = Field(
+        "oem_partner_contacts", description="Who is told."
+    )
+
+
+class RoadmapRecipientOut(Schema):
+    email: str
+    why: str
+    locale: str
+    zone: str
+
+
+class RoadmapPreviewOut(Schema):
+    items: list[str]
+    next_release_at: dt.datetime | None
+    recipients: list[RoadmapRecipientOut]
+    skipped: list[str]
+    subject: str
+    text: str
+
+
+class RoadmapSentOut(Schema):
+    created: int
+    existing: int
+    skipped: int
+
+
+def _products(slugs: list[str]) -> list[Any]:
+    from releasedesk.catalog.models import Product
+
+    found = {p.slug: p for p in Product.objects.filter(slug__in=slugs)}
+    unknown = [s for s in slugs if s not in found]
+    if unknown:
+        raise NotFound(
+            f"unknown product {unknown[0]!r}", fields={"products": f"unknown: {', '.join(unknown)}"}
+        )
+    return [found[s] for s in dict.fromkeys(slugs)]
+
+
+def _staff_only(request: HttpRequest) -> Any:
+    user = staff_user(request)
+    if user is None:
+        raise PermissionDenied("Only the vendor's staff can send roadmap updates.")
+    return user
+
+
+@router.post(
+    "/roadmap/preview",
+    response={200: RoadmapPreviewOut, **ERROR_RESPONSES},
+    summary="Who would get a roadmap update and what it says (writes nothing)",
+)
+def preview_roadmap(request: HttpRequest, payload: RoadmapIn) -> dict[str, Any]:
+    from releasedesk.outbox.roadmap import preview_roadmap_update
+
+    _staff_only(request)
+    preview = preview_roadmap_update(
+        products=_products(payload.products), period=payload.period, audience=payload.audience
+    )
+    return {
+        "items": list(preview.roadmap.items),
+        "next_release_at": preview.roadmap.next_release_at,
+        "recipients": [
+            {"email": r.email, "why": r.why, "locale": r.locale, "zone": r.zone}
+            for r in preview.audience.recipients
+        ],
+        "skipped": [f"{s.why}: {s.problem}" for s in preview.audience.skipped],
+        "subject": preview.rendered.subject,
+        "text": preview.rendered.text,
+    }
+
+
+@router.post(
+    "/roadmap/send",
+    response={201: RoadmapSentOut, **ERROR_RESPONSES},
+    summary="Send a roadmap update to partners (one outbox message each, due now)",
+)
+def send_roadmap(request: HttpRequest, payload: RoadmapIn) -> tuple[int, dict[str, int]]:
+    from releasedesk.outbox.roadmap import send_roadmap_update
+
+    require_write(request)
+    user = _staff_only(request)
+    sent = send_roadmap_update(
+        actor=actor_for(request),
+        user=user,
+        products=_products(payload.products),
+        period=payload.period,
+        audience=payload.audience,
+    )
+    return 201, {"created": sent.created, "existing": sent.existing, "skipped": len(sent.skipped)}
