@@ -242,3 +242,39 @@ def test_cli_dry_run_by_default_then_send(roadmap: dict[str, Any], product_manag
     )
     assert out.getvalue().startswith("queued 2 message(s)")
     assert Message.objects.filter(kind="roadmap_update").count() == 2
+
+
+def test_staff_page_previews_on_get_and_sends_on_post(
+    roadmap: dict[str, Any], product_manager: Any, client: Any, customer_a: Any
+) -> None:
+    client.force_login(product_manager)
+    query = "?product=platform&period=June+2027&audience=oem_partner_contacts"
+    page = client.get("/outbox/roadmap/" + query)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Platform 5.9.0 (2027-06-03): Shared whiteboards; Faster sign-in" in html
+    assert "OEM partner contact of OEM Y (white-label instance wl-y)" in html
+    assert "Send to 2 recipient(s)" in html
+    assert Message.objects.count() == 0  # GET never sends
+
+    sent = client.post(
+        "/outbox/roadmap/send/",
+        {"product": ["platform"], "period": "June 2027", "audience": "oem_partner_contacts"},
+    )
+    assert sent.status_code == 302
+    assert sent["Location"] == "/outbox/?kind=roadmap_update"
+    assert Message.objects.filter(kind="roadmap_update").count() == 2
+
+    refused = client.post("/outbox/roadmap/send/", {"product": ["platform"], "period": ""})
+    assert refused.status_code == 302
+    assert Message.objects.filter(kind="roadmap_update").count() == 2
+
+    # A customer's contact signed in to the portal sees no such page.
+    from releasedesk.portal.auth import SESSION_KEY
+
+    portal = type(client)()
+    session = portal.session
+    session[SESSION_KEY] = customer_a.contacts.first().pk
+    session.save()
+    assert portal.get("/outbox/roadmap/" + query).status_code == 404
+    assert portal.post("/outbox/roadmap/send/", {"product": ["platform"]}).status_code == 404

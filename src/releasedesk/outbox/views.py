@@ -134,3 +134,87 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The message will be sent again now.")
     return HttpResponseRedirect(reverse("outbox:detail", args=[pk]))
+
+
+# --- roadmap updates to partners ------------------------------------------------------------
+
+
+def _roadmap_form(request: HttpRequest, data: Any) -> dict[str, Any]:
+    from releasedesk.catalog.models import Product
+    from releasedesk.outbox.roadmap import PARTNER_AUDIENCES
+
+    chosen = [s for s in data.getlist("product") if isinstance(s, str)][:50]
+    return {
+        "products": list(Product.objects.order_by("name").values_list("slug", "name")),
+        "audiences": PARTNER_AUDIENCES,
+        "selected": {
+            "products": chosen,
+            "period": (data.get("period") or "")[:40],
+            "audience": data.get("audience") or PARTNER_AUDIENCES[0],
+        },
+    }
+
+
+@require_GET
+def roadmap_update(request: HttpRequest) -> HttpResponse:
+    """The form; with products and a period, the preview (recipients, items, text)."""
+    from releasedesk.catalog.models import Product
+    from releasedesk.outbox.roadmap import preview_roadmap_update
+
+    user = _staff_or_404(request)
+    if user is None:
+        return redirect_to_login(request.get_full_path())
+    context = _roadmap_form(request, request.GET)
+    chosen = context["selected"]
+    context["zone"] = _zone(user)
+    if chosen["products"] and chosen["period"]:
+        products = list(Product.objects.filter(slug__in=chosen["products"]).order_by("name"))
+        try:
+            preview = preview_roadmap_update(
+                products=products, period=chosen["period"], audience=chosen["audience"]
+            )
+        except DomainError as exc:
+            context["error"] = exc.message
+        else:
+            context["preview"] = preview
+            context["next_release"] = _when(preview.roadmap.next_release_at, context["zone"])
+    return render(request, "outbox/roadmap.html", context)
+
+
+@require_POST
+def roadmap_send(request: HttpRequest) -> HttpResponse:
+    from releasedesk.catalog.models import Product
+    from releasedesk.outbox.roadmap import send_roadmap_update
+
+    user = _staff_or_404(request)
+    if user is None:
+        return redirect_to_login(reverse("outbox:roadmap"))
+    form = _roadmap_form(request, request.POST)
+    chosen = form["selected"]
+    back = (
+        reverse("outbox:roadmap")
+        + "?"
+        + urlencode(
+            [("product", s) for s in chosen["products"]]
+            + [("period", chosen["period"]), ("audience", chosen["audience"])]
+        )
+    )
+    products = list(Product.objects.filter(slug__in=chosen["products"]))
+    try:
+        sent = send_roadmap_update(
+            actor=Actor(kind="staff", id=user.pk),
+            user=user,
+            products=products,
+            period=chosen["period"],
+            audience=chosen["audience"],
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(back)
+    messages.success(
+        request,
+        f"Roadmap update queued for {sent.created} recipient(s)"
+        + (f"; {sent.existing} already had it" if sent.existing else "")
+        + ".",
+    )
+    return HttpResponseRedirect(reverse("outbox:list") + "?kind=roadmap_update")
