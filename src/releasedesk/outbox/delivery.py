@@ -19,14 +19,27 @@ Outcomes of one attempt:
 from __future__ import annotations
 
 import datetime as dt
+import email.message
+import email.policy
+import email.utils
+import functools
 import logging
+import re
+import secrets
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from email.contentmanager import raw_data_manager
+from email.policy import EmailPolicy, Policy
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.core.mail.utils import DNS_NAME
+from django.db import connections, router, transaction
+from django.utils.encoding import force_str
+from django.utils.timezone import get_current_timezone
 
 from releasedesk.core import clock, queue, worker
 from releasedesk.core.context import SYSTEM
@@ -81,10 +94,173 @@ def classify(exc: BaseException, address: str) -> Failure:
     return Failure("temporary", None, f"{type(exc).__name__}: {exc}")
 
 
-def build_email(
-    message: Message, *, connection: BaseEmailBackend | None = None
-) -> EmailMultiAlternatives:
-    email = EmailMultiAlternatives(
+# --- the MIME message ---------------------------------------------------------------------
+
+# Header values the header registry would write back unchanged: printable ASCII on one line,
+# no encoded-word look-alike, no leading/trailing/double spaces.
+_WIRE_TEXT = re.compile(r"[!-~]+(?: [!-~]+)*")
+# Address headers: a bare addr-spec, or a plain phrase (letters, digits, spaces) and <addr-spec>.
+_ADDR_SPEC = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_WIRE_ADDRESS = re.compile(rf"{_ADDR_SPEC}|[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <{_ADDR_SPEC}>")
+_ADDRESS_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "reply-to", "sender"}
+    | {f"resent-{n}" for n in ("from", "to", "cc", "bcc", "sender")}
+)
+
+
+def _wire_ready(name: str, value: str, max_line_length: int | None) -> bool:
+    if max_line_length and len(name) + 2 + len(value) > max_line_length:
+        return False
+    if name.lower() in _ADDRESS_HEADERS:
+        return _WIRE_ADDRESS.fullmatch(value) is not None
+    return "=?" not in value and _WIRE_TEXT.fullmatch(value) is not None
+
+
+class _WirePolicy(EmailPolicy):
+    """`email.policy.SMTP` (or whichever `EmailPolicy` the backend asks for) without the
+    header registry's cost on every header of every message.
+
+    The stdlib parses each header value into a header object when it is *set* and refolds it
+    when the message is written — ~30 µs per header just to create the header class, more to
+    parse and fold. This policy keeps a value that is already in wire form (see
+    `_wire_ready`: what the registry would write back unchanged) as its source text, exactly
+    as the stdlib parser stores the headers of a received message: written as is, parsed
+    only when read. Parsed header objects are immutable, so the ones read while writing
+    (Content-Type of each part) are memoised. Any other value (non-ASCII, too long, an
+    unusual address) goes through the registry as with `email.policy.SMTP`.
+    """
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if isinstance(value, str) and _wire_ready(name, value, self.max_line_length):
+            return (name, value)
+        return super().header_store_parse(name, value)  # type: ignore[no-any-return]
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if hasattr(value, "name"):
+            return value
+        # What EmailPolicy.header_fetch_parse does, memoised. Keyed by the header factory,
+        # not the policy: the generator clones the policy for every part it writes.
+        return _parsed_header(self.header_factory, name, "".join(_LINESEP.split(value)))
+
+    def header_max_count(self, name: str) -> int | None:
+        return _max_count(self.header_factory, name.lower())
+
+
+_LINESEP = re.compile(r"\n|\r")  # email.policy.linesep_splitter
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_header(factory: Any, name: str, value: str) -> Any:
+    return factory(name, value)
+
+
+@functools.lru_cache(maxsize=64)
+def _max_count(factory: Any, name: str) -> int | None:
+    count: int | None = factory[name].max_count
+    return count
+
+
+@functools.lru_cache(maxsize=8)
+def _wire_policy(policy: Policy) -> _WirePolicy | None:
+    """The wire policy with `policy`'s settings (line length, linesep, cte_type, utf8…), or
+    None for a policy that is not a plain `EmailPolicy` (compat32, a custom subclass)."""
+    if type(policy) is not EmailPolicy:
+        return None
+    return _WirePolicy(**vars(policy))
+
+
+def _domain_is_ascii(address: str) -> bool:
+    return address.rpartition("@")[2].isascii()
+
+
+class OutboxEmail(EmailMultiAlternatives):
+    """An outbox message for Django's mail backends (SMTP, console, locmem, anymail…).
+
+    ESP backends (django-anymail) read the attributes (subject, body, alternatives, headers)
+    and never call `message()`. For backends that do (Django's SMTP backend asks for
+    `message(policy=email.policy.SMTP).as_bytes()`), `message()` builds the same MIME tree as
+    `EmailMultiAlternatives.message()` — the same headers in the same order, the same parts,
+    the same body encodings (the stdlib's own `raw_data_manager`) — with `_WirePolicy`, which
+    skips the header registry for values that are already in wire form. Only the boundary
+    differs (random either way; ours is short enough to keep Content-Type on one line).
+    Anything this fast path does not cover (attachments, Cc/Reply-To, a non-UTF-8 charset,
+    non-ASCII domains, which need IDNA) is built by Django's own `message()`.
+    """
+
+    def message(
+        self, *, policy: Policy | None = email.policy.default
+    ) -> email.message.EmailMessage:
+        wire = _wire_policy(policy) if policy is not None else None
+        if wire is None or not self._fast_path_applies():
+            return super().message(policy=policy)
+        return self._wire_message(wire)
+
+    def _fast_path_applies(self) -> bool:
+        encoding = self.encoding or settings.DEFAULT_CHARSET
+        names = {str(k).lower() for k in self.extra_headers}
+        return (
+            bool(self.body)
+            and bool(self.alternatives)
+            and not self.attachments
+            and not self.cc
+            and not self.reply_to
+            and str(encoding).lower() in ("utf-8", "utf8")
+            and not names & {"from", "to", "cc", "reply-to", "bcc"}
+            and all(
+                mimetype.startswith("text/") and isinstance(content, str)
+                for content, mimetype in self.alternatives
+            )
+            and all(_domain_is_ascii(str(a)) for a in [self.from_email, *self.to])
+        )
+
+    def _wire_message(self, policy: _WirePolicy) -> email.message.EmailMessage:
+        charset = "utf-8"
+        body = str(self.body)
+        # The parts, as EmailMultiAlternatives.message() makes them: the body's part carries
+        # only its Content-* headers (make_alternative() moves them off the top level); each
+        # alternative is an EmailMessage of its own, which adds MIME-Version (add_alternative).
+        text = email.message.EmailMessage(policy=policy)
+        raw_data_manager.set_content(text, body, self.content_subtype, charset=charset)
+        parts = [text]
+        contents = [body]
+        for content, mimetype in self.alternatives:
+            part = email.message.EmailMessage(policy=policy)
+            part.set_content(str(content), subtype=mimetype.split("/", 1)[1], charset=charset)
+            parts.append(part)
+            contents.append(str(content))
+
+        msg = email.message.EmailMessage(policy=policy)
+        msg["MIME-Version"] = "1.0"
+        msg["Content-Type"] = f'multipart/alternative; boundary="{_boundary(contents)}"'
+        for part in parts:
+            msg.attach(part)
+        msg["Subject"] = str(self.subject)
+        msg["From"] = str(self.from_email)
+        if self.to:
+            msg["To"] = ", ".join(str(v) for v in self.to)
+        names = {str(k).lower() for k in self.extra_headers}
+        if "date" not in names:
+            now = clock.now()
+            if settings.EMAIL_USE_LOCALTIME:
+                now = now.astimezone(get_current_timezone())
+            msg["Date"] = email.utils.format_datetime(now)
+        if "message-id" not in names:
+            msg["Message-ID"] = email.utils.make_msgid(domain=str(DNS_NAME))
+        for name, value in self.extra_headers.items():
+            msg[name] = force_str(value, strings_only=True)
+        return msg
+
+
+def _boundary(contents: Sequence[str]) -> str:
+    """A random MIME boundary that occurs in none of the parts (Content-Type stays one line)."""
+    while True:
+        boundary = f"=_{secrets.token_hex(12)}"
+        if not any(boundary in c for c in contents):
+            return boundary
+
+
+def build_email(message: Message) -> OutboxEmail:
+    email_message = OutboxEmail(
         subject=message.subject,
         body=message.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -94,11 +270,10 @@ def build_email(
             "Auto-Submitted": "auto-generated",
             "X-ReleaseDesk-Key": message.key,
         },
-        connection=connection,
     )
     if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
-    return email
+        email_message.attach_alternative(message.body_html, "text/html")
+    return email_message
 
 
 def open_connection() -> BaseEmailBackend:
@@ -144,13 +319,7 @@ def deliver_one(
     failure, state = _send(message, conn, owner=owner)
     if failure is not None:
         return state
-    delivered_at = clock.now()
-    won = queue.complete(
-        message,
-        owner=owner,
-        now=delivered_at,
-        values={"delivered_at": delivered_at, "smtp_response": "250"},
-    )
+    won = record_delivered([(message, clock.now())], owner=owner)
     return WorkState.DONE if won else None
 
 
@@ -160,7 +329,7 @@ def _send(
     """Send. On failure the row is settled at once: (the failure, the row's new state or
     None if the lease was lost). On 250: (None, None) — the caller records the delivery."""
     try:
-        conn.send_messages([build_email(message, connection=conn)])
+        conn.send_messages([build_email(message)])
     except (smtplib.SMTPException, OSError, ValueError) as exc:
         if isinstance(exc, ValueError):  # an address Django refuses to put on the wire
             failure = Failure("permanent", None, f"invalid address: {exc}")
@@ -178,20 +347,71 @@ def _send(
     return None, None
 
 
-def _complete_delivered(delivered: list[tuple[Message, dt.datetime]], *, owner: str) -> None:
-    """Record the 250s of a batch in one transaction (one write lock instead of one per
-    message); each row's own 250 instant, each fenced by its lease."""
+@functools.cache
+def _delivered_sql(vendor: str) -> str:
+    """The fenced UPDATE that records one 250: only a row still running under this owner
+    *and* this attempt (the fencing token of `core.queue`) is touched."""
+    del vendor  # the cache key: quoting is the connection's
+    qn = connections[router.db_for_write(Message)].ops.quote_name
+
+    columns = {f.name: str(f.column) for f in Message._meta.concrete_fields}
+
+    def col(name: str) -> str:
+        return qn(columns[name])
+
+    return (
+        f"UPDATE {qn(Message._meta.db_table)} SET {col('state')} = %s,"  # noqa: S608 - names from model meta
+        f" {col('delivered_at')} = %s, {col('smtp_response')} = %s, {col('finished_at')} = %s,"
+        f" {col('lease_owner')} = '', {col('lease_until')} = NULL, {col('updated_at')} = %s"
+        f" WHERE {col('id')} = %s AND {col('state')} = %s AND {col('lease_owner')} = %s"
+        f" AND {col('attempts')} = %s"
+    )
+
+
+def record_delivered(delivered: Sequence[tuple[Message, dt.datetime]], *, owner: str) -> int:
+    """Record the 250s of a batch: one transaction, one prepared statement executed per row
+    (`executemany`), each row with its own 250 instant and fenced by owner and attempt, so a
+    row whose lease was lost (reaped, claimed again) is left to its new owner. Returns how
+    many rows were recorded; those rows' attributes are updated in memory."""
     if not delivered:
-        return
-    with transaction.atomic():
-        for message, at in delivered:
-            queue.complete(
-                message,
-                owner=owner,
-                now=at,
-                values={"delivered_at": at, "smtp_response": "250"},
-            )
-    delivered.clear()
+        return 0
+    connection = connections[router.db_for_write(Message)]
+    adapt = connection.ops.adapt_datetimefield_value
+    params = []
+    for message, at in delivered:
+        when = adapt(at)
+        params.append(
+            [
+                WorkState.DONE.value,
+                when,
+                "250",
+                when,
+                when,
+                message.pk,
+                WorkState.RUNNING.value,
+                owner,
+                message.attempts,
+            ]
+        )
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.executemany(_delivered_sql(connection.vendor), params)
+        won = int(cursor.rowcount)
+    if won != len(delivered):
+        # Rare: some leases were lost meanwhile; their new owners' values stand. Read back
+        # what the rows hold now.
+        log.info(
+            "outbox: %d of %d delivered message(s) lost their lease before the 250 was recorded",
+            len(delivered) - won,
+            len(delivered),
+        )
+        for message, _ in delivered:
+            message.refresh_from_db()
+        return won
+    for message, at in delivered:
+        message.state, message.delivered_at, message.smtp_response = WorkState.DONE, at, "250"
+        message.finished_at = message.updated_at = at
+        message.lease_owner, message.lease_until = "", None
+    return won
 
 
 def _server_unusable(failure: Failure | None) -> bool:
@@ -232,7 +452,7 @@ def deliver_due(
                     queue.release_lease(rest, owner=owner, now=clock.now())
                 break
     finally:
-        _complete_delivered(delivered, owner=owner)
+        record_delivered(delivered, owner=owner)
         try:
             conn.close()
         except Exception:  # pragma: no cover
