@@ -332,3 +332,22 @@ def test_worker_step_runs_at_most_every_interval(
         last[0] = time.monotonic() - services.SCRUB_EVERY - 0.001
         assert services.handle_one_sign_in_scrub() is False  # ran: nothing left to scrub
     assert set(Message.objects.values_list("body_text", flat=True)) == {services.SCRUBBED_TEXT}
+
+
+def test_django_admin_hides_the_sign_in_link_too(
+    client: Client, a1: Any, django_user_model: Any
+) -> None:
+    _request(client, "a1@school-a.test")
+    message = Message.objects.get()
+    token = _token(message.body_text)
+    admin_user = django_user_model.objects.create_superuser(
+        username="root", email="root@vendor.test", password="correct-horse-battery"
+    )
+    staff = Client()
+    staff.force_login(admin_user)
+    page = staff.get(reverse("admin:outbox_message_change", args=[message.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert token not in content
+    assert "(sign-in link hidden)" in content
+    assert "Use this link to sign in" in content
