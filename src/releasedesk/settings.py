@@ -8,7 +8,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from releasedesk.core.env import env_bool, env_choice, env_int, env_list, env_str
+from releasedesk.core.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_prefixed,
+    env_str,
+)
 
 # Pin the zone data to the tzdata package so every machine computes the same instants.
 zoneinfo.reset_tzpath([])
@@ -179,6 +186,10 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env_str("RELEASEDESK_FROM_EMAIL", "ReleaseDesk <releases@localhost>")
 # Signed bounce/complaint tracking webhook (/outbox/tracking/); empty disables it.
 OUTBOX_TRACKING_SECRET = env_str("RELEASEDESK_TRACKING_WEBHOOK_SECRET", "")
+# django-anymail (ESP backends and their tracking webhooks at /outbox/anymail/<esp>/tracking/):
+# RELEASEDESK_ANYMAIL_<SETTING> becomes ANYMAIL["<SETTING>"], e.g.
+# RELEASEDESK_ANYMAIL_POSTMARK_SERVER_TOKEN; the webhooks need RELEASEDESK_ANYMAIL_WEBHOOK_SECRET.
+ANYMAIL = env_prefixed("RELEASEDESK_ANYMAIL_")
 
 # Customer sign-in links and other signed links.
 PORTAL_LINK_MAX_AGE = env_int("RELEASEDESK_PORTAL_LINK_MAX_AGE", 3600, minimum=60)

@@ -76,3 +76,14 @@ def env_choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
             f"{name}: {value!r} is not allowed (allowed: {', '.join(allowed)})"
         )
     return value
+
+
+def env_prefixed(prefix: str) -> dict[str, str]:
+    """Every PREFIX<NAME> (or PREFIX<NAME>_FILE) variable as {NAME: value}, empty ones left out."""
+    names = {
+        name.removesuffix("_FILE") if name.endswith("_FILE") else name
+        for name in os.environ
+        if name.startswith(prefix)
+    }
+    found = {name.removeprefix(prefix): env_str(name, "") for name in sorted(names)}
+    return {name: value for name, value in found.items() if name and value}

@@ -7,8 +7,8 @@ An ESP or a DSN-mailbox reader posts events here, signed like Standard Webhooks:
     webhook-signature: v1,<base64 of HMAC-SHA256(secret, "<id>.<timestamp>.<raw body>")>
 
 with the secret `RELEASEDESK_TRACKING_WEBHOOK_SECRET` (no secret: the endpoint answers 404).
-The body uses anymail's normalised event names, so an anymail tracking signal handler can
-forward its events unchanged (django-anymail itself is optional and not installed):
+The body uses anymail's normalised event names (a DSN-mailbox reader can post them as they
+are; anymail's own ESP webhooks are wired in `outbox.esp`):
 
     {"events": [{"event_id": "…", "event_type": "bounced", "recipient": "a@b.example",
                  "message_id": "<…@releasedesk…>", "timestamp": "2027-03-25T14:00:00Z",

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from releasedesk.outbox import tracking, views
+from releasedesk.outbox import esp, tracking, views
 
 app_name = "outbox"
 urlpatterns = [
@@ -12,4 +12,5 @@ urlpatterns = [
     path("roadmap/send/", views.roadmap_send, name="roadmap_send"),
     path("<int:pk>/retry/", views.message_retry, name="retry"),
     path("tracking/", tracking.tracking_webhook, name="tracking"),
+    path("anymail/", include(esp.tracking_urlpatterns())),
 ]

@@ -346,6 +346,8 @@ def waits_for_newer(release: Release) -> bool:
 def complete_taken_over(step: ScheduledStep, *, now: dt.datetime) -> None:
     """`step` (an upgrade) is done: older releases whose upgrade of the same instance it took
     over may be complete now."""
+    if step.instance_id is None:
+        return
     older = set(
         ScheduledStep.objects.filter(
             kind=StepKind.UPGRADE,
