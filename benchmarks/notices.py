@@ -1,13 +1,13 @@
 """Notices through the outbox vs the stdlib floor, to a loopback SMTP sink.
 
-    python -m benchmarks notices [--size 10000] [--connections 4] [--json]
+    python -m benchmarks notices [--size 10000] [--connections 4] [--rounds N] [--batch 20] [--json]
 
 Outbox run (timed from the first enqueue to the last SMTP 250):
   one transaction resolves the audience (`affected_org_admins`: `size` admins of customers
   using the product) and enqueues one rendered notice per recipient (en/nl/de, several zones);
   then `connections` worker threads each run `outbox.delivery.deliver_due()` in a loop: claim
-  a batch through the queue, send it over one SMTP connection (Django's `MAILERS` SMTP
-  backend), record `delivered_at` per message.
+  a batch (`--batch`, default `delivery.BATCH`) through the queue, send it over one SMTP
+  connection (Django's `MAILERS` SMTP backend), record each message's `delivered_at`.
 Floor (same run, same sink, same number of connections): the stdlib builds an
   `email.message.EmailMessage` (text + HTML alternative, same Message-ID) from the same
   pre-rendered texts and sends each with `smtplib` over `connections` persistent connections.
@@ -15,8 +15,10 @@ Floor (same run, same sink, same number of connections): the stdlib builds an
 The sink is aiosmtpd in its own process; it counts Message-IDs, so duplicates are exact.
 `--rounds N` alternates outbox and floor rounds and keeps the best of each (a shared
 machine's load changes under a run). Reports: both times, their ratio (target <= 2), p50/p99 from due time to SMTP 250 over all
-outbox messages, duplicates, and the share of the outbox time spent enqueueing. The last
-line is JSON {name, size, seconds, floor_seconds, ratio, peak_mb, ...}.
+outbox messages, duplicates, and the share of the outbox time spent enqueueing; also the CPU
+time of this process in each phase (the sink's excluded) — on a shared machine the CPU ratio
+moves less than the wall-clock ratio — and the load average before and after. The last line is
+JSON {name, size, seconds, floor_seconds, ratio, cpu_ratio, load_average, peak_mb, ...}.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import smtplib
 import sys
@@ -142,7 +145,9 @@ def _catalogue(size: int) -> tuple[Any, Any]:
 # --- outbox run -----------------------------------------------------------------------------
 
 
-def _outbox_run(size: int, connections: int, port: int, generation: int = 1) -> dict[str, Any]:
+def _outbox_run(
+    size: int, connections: int, port: int, generation: int = 1, batch: int = 0
+) -> dict[str, Any]:
     import datetime as dt
 
     from django.conf import settings
@@ -176,7 +181,8 @@ def _outbox_run(size: int, connections: int, port: int, generation: int = 1) -> 
         changes=("Presentations load twice as fast", "Quizzes can be exported"),
         contact_text="support@vendor.example",
     )
-    began = time.perf_counter()
+    batch = batch or delivery.BATCH
+    began, cpu_began = time.perf_counter(), time.process_time()
     with transaction.atomic():
         audience = audiences.affected_org_admins([product], [instance])
         result = services.enqueue_audience(
@@ -198,7 +204,7 @@ def _outbox_run(size: int, connections: int, port: int, generation: int = 1) -> 
         from django.db import connection as thread_connection
 
         try:
-            while delivery.deliver_due(owner=f"bench-{n}", limit=delivery.BATCH):
+            while delivery.deliver_due(owner=f"bench-{n}", limit=batch):
                 pass
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -210,7 +216,7 @@ def _outbox_run(size: int, connections: int, port: int, generation: int = 1) -> 
         t.start()
     for t in threads:
         t.join()
-    finished = time.perf_counter()
+    finished, cpu_finished = time.perf_counter(), time.process_time()
     if errors:
         raise SystemExit(f"a delivery thread failed: {errors[0]!r}")
     rows = list(
@@ -224,6 +230,7 @@ def _outbox_run(size: int, connections: int, port: int, generation: int = 1) -> 
     states = Counter(state for state, _, _ in rows)
     return {
         "seconds": finished - began,
+        "cpu_seconds": cpu_finished - cpu_began,
         "enqueue_seconds": enqueued - began,
         "deliver_seconds": finished - enqueued,
         "states": dict(states),
@@ -249,7 +256,8 @@ def _texts(generation: int) -> list[tuple[str, str, str, str, str]]:
 
 def _floor_run(
     texts: list[tuple[str, str, str, str, str]], connections: int, port: int, sender: str
-) -> float:
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process)."""
     chunks = [texts[i::connections] for i in range(connections)]
     errors: list[BaseException] = []
 
@@ -269,14 +277,20 @@ def _floor_run(
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if errors:
         raise SystemExit(f"a floor thread failed: {errors[0]!r}")
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - cpu_began
+
+
+def _batch_default() -> int:
+    from releasedesk.outbox import delivery
+
+    return delivery.BATCH
 
 
 def _duplicates(ids: dict[str, int]) -> int:
@@ -297,6 +311,9 @@ def main(argv: list[str]) -> int:
         default=1,
         help="alternate outbox and floor rounds, keep the best of each (default 1)",
     )
+    parser.add_argument(
+        "--batch", type=int, default=0, help="messages per claim (default: delivery.BATCH)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args(argv)
@@ -304,6 +321,9 @@ def main(argv: list[str]) -> int:
         parser.error("--size must be 1-1000000 and --connections 1-64")
     if not 1 <= args.rounds <= 20:
         parser.error("--rounds must be 1-20")
+    if not 0 <= args.batch <= 1000:
+        parser.error("--batch must be 0-1000 (0: delivery.BATCH)")
+    load_before = os.getloadavg()[0]
 
     cleanup = prepare_database(args.keep)
     try:
@@ -322,25 +342,31 @@ def main(argv: list[str]) -> int:
         say("  catalogue ready")
         outbox: dict[str, Any] | None = None
         outbox_ids: dict[str, int] = {}
-        floor_seconds = float("inf")
+        outbox_cpu = float("inf")
+        floor_seconds, floor_cpu = float("inf"), float("inf")
         floor_ids: dict[str, int] = {}
         for round_no in range(1, args.rounds + 1):
             with Sink() as sink:
-                run = _outbox_run(args.size, args.connections, sink.port, generation=round_no)
+                run = _outbox_run(
+                    args.size, args.connections, sink.port, generation=round_no, batch=args.batch
+                )
                 ids = sink.finish()
             say(
                 f"  round {round_no} outbox: {run['seconds']:.2f} s (enqueue "
-                f"{run['enqueue_seconds']:.2f} s, deliver {run['deliver_seconds']:.2f} s)"
+                f"{run['enqueue_seconds']:.2f} s, deliver {run['deliver_seconds']:.2f} s; "
+                f"CPU {run['cpu_seconds']:.2f} s)"
             )
             if outbox is None or run["seconds"] < outbox["seconds"]:
                 outbox, outbox_ids = run, ids
+            outbox_cpu = min(outbox_cpu, run["cpu_seconds"])
             texts = _texts(round_no)
             with Sink() as sink:
-                seconds = _floor_run(
+                seconds, cpu = _floor_run(
                     texts, args.connections, sink.port, settings.DEFAULT_FROM_EMAIL
                 )
                 ids = sink.finish()
-            say(f"  round {round_no} floor: {seconds:.2f} s")
+            say(f"  round {round_no} floor: {seconds:.2f} s (CPU {cpu:.2f} s)")
+            floor_cpu = min(floor_cpu, cpu)
             if seconds < floor_seconds:
                 floor_seconds, floor_ids = seconds, ids
         assert outbox is not None
@@ -354,6 +380,11 @@ def main(argv: list[str]) -> int:
             "seconds": round(outbox["seconds"], 3),
             "floor_seconds": round(floor_seconds, 3),
             "ratio": round(outbox["seconds"] / floor_seconds, 3),
+            "batch": args.batch or _batch_default(),
+            "cpu_seconds": round(outbox_cpu, 3),
+            "floor_cpu_seconds": round(floor_cpu, 3),
+            "cpu_ratio": round(outbox_cpu / floor_cpu, 3),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "enqueue_seconds": round(outbox["enqueue_seconds"], 3),
             "deliver_seconds": round(outbox["deliver_seconds"], 3),
             "deliver_ratio": round(outbox["deliver_seconds"] / floor_seconds, 3),
@@ -381,7 +412,9 @@ def main(argv: list[str]) -> int:
                 f"{result['notices_per_second']:,}/s  (enqueue {result['enqueue_seconds']} s)\n"
                 f"floor (stdlib EmailMessage+smtplib): {result['floor_seconds']} s = "
                 f"{result['floor_per_second']:,}/s\n"
-                f"ratio {result['ratio']} (delivery alone {result['deliver_ratio']}); "
+                f"ratio {result['ratio']} (delivery alone {result['deliver_ratio']}; CPU "
+                f"{result['cpu_seconds']} s vs {result['floor_cpu_seconds']} s = "
+                f"{result['cpu_ratio']}); load average {result['load_average']}\n"
                 f"due->250 p50 {result['p50_due_to_250_seconds']} s, p99 "
                 f"{result['p99_due_to_250_seconds']} s; delivered {done}, duplicates "
                 f"{result['duplicates']}"
