@@ -157,6 +157,10 @@ def test_demo_users_sign_in_with_the_printed_password() -> None:
 def test_demo_command_prepares_and_prints_the_login(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from django.conf import settings
+
+    monkeypatch.delenv("RELEASEDESK_BASE_URL", raising=False)
+    monkeypatch.setattr(settings, "BASE_URL", settings.BASE_URL)  # restored afterwards
     served: list[Any] = []
     monkeypatch.setattr(
         demo_command,
@@ -170,6 +174,7 @@ def test_demo_command_prepares_and_prints_the_login(
     assert "Open http://127.0.0.1:8001/ and sign in as demo / demo-pass-123" in out
     assert "pm (product_manager)" in out
     assert served == [("serve", {"host": "127.0.0.1", "port": 8001, "no_worker": False})]
+    assert settings.BASE_URL == "http://127.0.0.1:8001"  # e-mailed links reach this server
     assert Customer.objects.count() >= 20
     call_command("demo", "--password", "demo-pass-123", "--no-serve", skip_checks=True)
     assert "already loaded" in capsys.readouterr().out

@@ -126,6 +126,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Ready in {time.monotonic() - started:.1f}s.\n")
 
         url = display_url(options["host"], port or 8000)
+        if "RELEASEDESK_BASE_URL" not in os.environ and port:
+            # Links in the demo's e-mails point at the server the demo starts.
+            settings.BASE_URL = url.rstrip("/")
         self.stdout.write(self.style.SUCCESS(f"Open {url} and sign in as demo / {password}"))
         others = ", ".join(
             f"{s.username} ({', '.join(s.roles)})" for s in STAFF if s.username != "demo"
