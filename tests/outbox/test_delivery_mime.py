@@ -249,3 +249,30 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert set(Message.objects.values_list("state", "delivered_at")) == {(WorkState.DONE, AT)}
+
+
+def test_an_anymail_esp_backend_gets_the_same_message(a1: Any, settings: Any) -> None:
+    """ESP backends read the EmailMessage's attributes, never `message()`: the subclass
+    changes nothing for them."""
+    from django.core import mail
+
+    settings.MAILERS = {"default": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+    settings.ANYMAIL = {}
+    mail.outbox = []
+    message = _enqueue_rendered(a1)
+    with time_machine.travel(AT, tick=False):
+        assert delivery.deliver_due(owner="w1") == 1
+    [sent] = mail.outbox
+    assert isinstance(sent, delivery.OutboxEmail)
+    params = sent.anymail_test_params  # type: ignore[attr-defined]
+    assert params["subject"] == SUBJECT
+    assert [str(a) for a in params["to"]] == ["a1@school-a.test"]
+    assert params["text_body"] == TEXT
+    assert params["html_body"] == message.body_html
+    assert dict(params["extra_headers"]) == {
+        "Message-ID": message.message_id,
+        "Auto-Submitted": "auto-generated",
+        "X-ReleaseDesk-Key": message.key,
+    }
+    message.refresh_from_db()
+    assert (message.state, message.delivered_at) == (WorkState.DONE, AT)
