@@ -257,3 +257,43 @@ def test_cli_rotate_feed(client: Client, published: Any, policy: Any, docs_write
         call_command("notes", "rotate-feed", "field-notes", "customers", "--as", "docs")
     with pytest.raises(CommandError, match="no policy 'nope'"):
         call_command("notes", "rotate-feed", "nope", "distributors", "--as", "docs")
+
+
+def test_staff_feed_page_lists_urls_and_replaces_a_partner_url(
+    client: Client, published: Any, policy: Any, docs_writer: Any, customer_a: Any
+) -> None:
+    client.force_login(docs_writer)
+    old = channels.feed_token("field-notes", "distributors")
+    page = client.get("/notes/feeds/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"/notes/feeds/field-notes/distributors/de.atom?token={old}" in html
+    assert "/notes/feeds/field-notes/customers/" in html  # public: no token, no button
+    assert html.count("Replace URLs") == 1  # the one partner audience
+    assert FeedKey.objects.count() == 0  # GET writes nothing
+
+    response = client.post(
+        "/notes/feeds/rotate/", {"policy": "field-notes", "audience": "distributors"}
+    )
+    assert response.status_code == 302
+    assert _get(Client(), old).status_code == 404
+    new = channels.feed_token("field-notes", "distributors")
+    assert f"?token={new}" in client.get("/notes/feeds/").content.decode()
+    refused = client.post(
+        "/notes/feeds/rotate/", {"policy": "field-notes", "audience": "customers"}, follow=True
+    )
+    assert "only partner feeds have a secret URL to rotate" in refused.content.decode()
+    assert FeedKey.objects.get().version == 2
+
+    portal = Client()
+    session = portal.session
+    session[SESSION_KEY] = customer_a.contacts.first().pk
+    session.save()
+    assert portal.get("/notes/feeds/").status_code == 404
+    assert (
+        portal.post(
+            "/notes/feeds/rotate/", {"policy": "field-notes", "audience": "distributors"}
+        ).status_code
+        == 404
+    )
+    assert FeedKey.objects.get().version == 2

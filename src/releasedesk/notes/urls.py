@@ -19,5 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("published/<int:pk>/", views.public_note, name="public"),
     path("portal/", views.portal_list, name="portal_list"),
     path("portal/<int:pk>/", views.portal_detail, name="portal_detail"),
+    path("feeds/", views.feed_list, name="feeds"),
+    path("feeds/rotate/", views.feed_rotate, name="feed_rotate"),
     path("feeds/<slug:policy>/<slug:audience>/<str:locale>.atom", views.feed, name="feed"),
 ]

@@ -420,3 +420,65 @@ def feed_url(policy: str, audience: str, locale: str, *, tier: str) -> str:
     if tier == Tier.PARTNER:
         url += "?token=" + channels.feed_token(policy, audience)
     return url
+
+
+# --- feed URLs (staff): list them, revoke a partner audience's URL ----------------------------
+
+
+@require_GET
+@staff_page
+def feed_list(request: HttpRequest) -> HttpResponse:
+    """Every policy's Atom feed URLs per audience and locale (internal audiences have none);
+    partner URLs carry their token and can be revoked here."""
+    from releasedesk.notes.models import FeedKey
+    from releasedesk.policies.models import Policy
+
+    rotated = {
+        (k.policy_id, k.audience): k for k in FeedKey.objects.filter(rotated_at__isnull=False)
+    }
+    policies = []
+    for policy in Policy.objects.order_by("slug"):
+        try:
+            doc = selectors.latest_document(policy)
+        except DomainError:
+            continue
+        locales = selectors.note_locales(doc)
+        audiences = [
+            {
+                "name": audience,
+                "tier": tier,
+                "rotated": rotated.get((policy.pk, audience)),
+                "urls": [(loc, feed_url(policy.slug, audience, loc, tier=tier)) for loc in locales],
+            }
+            for audience, tier in selectors.note_audiences(doc)
+            if tier != Tier.INTERNAL
+        ]
+        if audiences:
+            policies.append({"policy": policy, "audiences": audiences})
+    return render(
+        request, "notes/feeds.html", {"policies": policies, "zone": _zone(_user(request))}
+    )
+
+
+@require_POST
+@staff_page
+def feed_rotate(request: HttpRequest) -> HttpResponse:
+    from releasedesk.policies.models import Policy
+
+    policy = Policy.objects.filter(slug=str(request.POST.get("policy", ""))[:64]).first()
+    audience = str(request.POST.get("audience", ""))[:64]
+    if policy is None:
+        raise Http404("Policy not found.")
+    try:
+        key = services.rotate_feed_token(
+            policy=policy, audience=audience, actor=services.staff_actor(_user(request))
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"The {audience} feed URLs of {policy.slug} were replaced (version {key.version}); "
+            "the old URLs no longer work — send the new ones to the partners.",
+        )
+    return redirect("notes:feeds")
