@@ -25,6 +25,7 @@ from django.db import transaction
 
 from releasedesk.accounts.models import User
 from releasedesk.audit.services import record
+from releasedesk.catalog.choices import InstanceKind
 from releasedesk.catalog.models import Instance, Product
 from releasedesk.core import clock
 from releasedesk.core.context import Actor
@@ -109,7 +110,12 @@ def _audience(products: Sequence[Product], audience: str) -> Audience:
             f"{', '.join(PARTNER_AUDIENCES)})",
             fields={"audience": "not a partner audience"},
         )
-    instances = list(Instance.objects.filter(product__in=products).select_related("owner"))
+    # Only white-label instances name OEM partners; resellers are found without instances.
+    instances = list(
+        Instance.objects.filter(product__in=products, kind=InstanceKind.WHITE_LABEL).only(
+            "pk", "slug", "kind", "owner_id"
+        )
+    )
     return resolve(audience, products=products, instances=instances)
 
 
