@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+from tests.outbox.sink import SmtpSink
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -170,3 +173,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+# --- mail: a real SMTP server on loopback (tests never reach the network) ----------------------
+
+
+@pytest.fixture
+def smtp_sink(settings: Any) -> Iterator[SmtpSink]:
+    """A running aiosmtpd sink; `settings.MAILERS` points at it for the test."""
+    sink = SmtpSink().start()
+    settings.MAILERS = sink.mailers_setting()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def dead_smtp(settings: Any) -> Iterator[SmtpSink]:
+    """A sink that is not started: connections to its port are refused. `.start()` it later."""
+    sink = SmtpSink()
+    settings.MAILERS = sink.mailers_setting()
+    try:
+        yield sink
+    finally:
+        sink.stop()

@@ -114,16 +114,11 @@ def planned(hosted: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def notified(planned: dict[str, Any], settings: Any) -> Iterator[dict[str, Any]]:
+def notified(planned: dict[str, Any], smtp_sink: SmtpSink) -> dict[str, Any]:
     """`planned`, with the notices of 2027-02-07 17:00 delivered to a loopback SMTP sink."""
-    sink = SmtpSink().start()
-    settings.MAILERS = sink.mailers_setting()
-    try:
-        work_at(SEND)
-        planned["sink"] = sink
-        yield planned
-    finally:
-        sink.stop()
+    work_at(SEND)
+    planned["sink"] = smtp_sink
+    return planned
 
 
 def link_path(consent: Consent, contact: Any, action: str) -> str:

@@ -164,15 +164,12 @@ def test_a_message_not_sent_before_the_link_expires_is_never_sent(client: Client
     assert mail.outbox == []
 
 
-def test_delivered_over_smtp_to_the_loopback_sink(client: Client, a1: Any, settings: Any) -> None:
-    sink = SmtpSink().start()
-    settings.MAILERS = sink.mailers_setting()
-    try:
-        _request(client, "a1@school-a.test")
-        assert _deliver() == 1
-    finally:
-        sink.stop()
-    (received,) = sink.messages
+def test_delivered_over_smtp_to_the_loopback_sink(
+    client: Client, a1: Any, smtp_sink: SmtpSink
+) -> None:
+    _request(client, "a1@school-a.test")
+    assert _deliver() == 1
+    (received,) = smtp_sink.messages
     message = Message.objects.get()
     assert received.rcpt_tos == ["a1@school-a.test"]
     assert received.message_id == message.message_id

@@ -29,14 +29,12 @@ from tests.scenarios.test_s3_hosted_e2e import (
     _pass_stage,
     _release,
     _step,
-    dead_smtp,
     hosted,
-    smtp_sink,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-__all__ = ["dead_smtp", "hosted", "smtp_sink"]
+__all__ = ["hosted"]
 
 NEWER_APPROVED = utc(2027, 2, 10, 9)
 NEWER_STAGE_PASSED = utc(2027, 3, 1, 10)  # Monday, eight days before the March cycle

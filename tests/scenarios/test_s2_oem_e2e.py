@@ -14,7 +14,6 @@ UTC); the OEM is reminded 2 days before each deadline (2027-02-07 16:00 UTC).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -53,14 +52,6 @@ NEXT_UPGRADE = utc(2027, 3, 10, 9)
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def smtp_sink(settings: Any) -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    settings.MAILERS = sink.mailers_setting()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ on the upgrade day, silence proceeds, a confirmation after verification.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,7 +38,6 @@ from tests.consent.world import (
     text_of,
     utc,
 )
-from tests.outbox.sink import SmtpSink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,23 +53,6 @@ NEXT_UPGRADE = utc(2027, 3, 9, 18)
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def smtp_sink(settings: Any) -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    settings.MAILERS = sink.mailers_setting()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def dead_smtp(settings: Any) -> Iterator[SmtpSink]:
-    """Connections refused until the test starts it."""
-    sink = SmtpSink()
-    settings.MAILERS = sink.mailers_setting()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -59,14 +59,6 @@ def zurich(instant: dt.datetime) -> str:
 
 
 @pytest.fixture
-def sink(settings: Any) -> Iterator[SmtpSink]:
-    smtp = SmtpSink().start()
-    settings.MAILERS = smtp.mailers_setting()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture
 def kb(settings: Any, tmp_path: Any) -> Iterator[FakeKnowledgeBase]:
     fake = FakeKnowledgeBase()
     settings.NOTES_KB_WEBHOOK_URL = fake.url
@@ -99,7 +91,7 @@ def test_s4_step1_timeline_tasks_publication_newsletter_and_hypercare(
     release: Any,
     people: dict[str, Any],
     field_customers: dict[str, Any],
-    sink: SmtpSink,
+    smtp_sink: SmtpSink,
     kb: FakeKnowledgeBase,
     settings: Any,
 ) -> None:
@@ -135,7 +127,7 @@ def test_s4_step1_timeline_tasks_publication_newsletter_and_hypercare(
 
     # --- T-4 weeks: the review --------------------------------------------------------------
     run_until(utc(2027, 5, 3, 8), utc(2027, 5, 18, 16))
-    assert [(m.rcpt_tos, m.message["Subject"]) for m in sink.messages] == [
+    assert [(m.rcpt_tos, m.message["Subject"]) for m in smtp_sink.messages] == [
         (
             ["cleo@vendor.test"],
             "Reminder: Review release content and internal notes (release 2027.6) due "
@@ -190,7 +182,7 @@ def test_s4_step1_timeline_tasks_publication_newsletter_and_hypercare(
     assert customers_note.state == "signed_off"  # the timeline publishes it
 
     # --- T-2 weeks: knowledge base, newsletter, two tasks for customer success -------------
-    sink.messages.clear()
+    smtp_sink.messages.clear()
     run_until(utc(2027, 5, 25, 9), utc(2027, 6, 1, 15, 5))
     customers_note.refresh_from_db()
     assert (customers_note.state, customers_note.published_at) == (
@@ -214,7 +206,7 @@ def test_s4_step1_timeline_tasks_publication_newsletter_and_hypercare(
     assert delivered(release, subject_ref=f"task{share.pk}") == [
         ("sam@vendor.test", "reminder", utc(2027, 5, 31, 15))
     ]
-    sam_mail = next(m for m in sink.to("sam@vendor.test") if "Share" in m.message["Subject"])
+    sam_mail = next(m for m in smtp_sink.to("sam@vendor.test") if "Share" in m.message["Subject"])
     assert "Your time: 2027-06-01 11:00 EDT (America/New_York)" in sam_mail.text()
     assert "= 2027-06-01 15:00 UTC" in sam_mail.text()
 
@@ -241,7 +233,7 @@ def test_s4_step1_timeline_tasks_publication_newsletter_and_hypercare(
     ]
 
     # --- release day: rollout, completion, the lending shop; hypercare starts --------------
-    sink.messages.clear()
+    smtp_sink.messages.clear()
     run_until(utc(2027, 6, 1, 16), utc(2027, 6, 15, 8))
     prod = Instance.objects.get(slug="field-prod")
     assert prod.current_version == "2027.6"
@@ -255,7 +247,7 @@ def test_s4_step1_timeline_tasks_publication_newsletter_and_hypercare(
     )
     handover = task(release, "Field handover day")
     # Dirk (delivery): reminded of the handover a day ahead, told of the lending shop at once.
-    assert [(m.rcpt_tos, m.message["Subject"].split(":")[0]) for m in sink.messages] == [
+    assert [(m.rcpt_tos, m.message["Subject"].split(":")[0]) for m in smtp_sink.messages] == [
         (["dirk@vendor.test"], "Reminder"),
         (["dirk@vendor.test"], "New task"),
     ]
