@@ -412,13 +412,16 @@ def feed(request: HttpRequest, policy: str, audience: str, locale: str) -> HttpR
     return response
 
 
-def feed_url(policy: str, audience: str, locale: str, *, tier: str) -> str:
-    """The absolute URL of an audience's feed (with its token for a partner audience)."""
+def feed_url(
+    policy: str, audience: str, locale: str, *, tier: str, version: int | None = None
+) -> str:
+    """The absolute URL of an audience's feed (with its token for a partner audience; the
+    key `version` when the caller already knows it, else it is looked up)."""
     from django.conf import settings
 
     url = settings.BASE_URL + reverse("notes:feed", args=[policy, audience, locale])
     if tier == Tier.PARTNER:
-        url += "?token=" + channels.feed_token(policy, audience)
+        url += "?token=" + channels.feed_token(policy, audience, version=version)
     return url
 
 
@@ -433,9 +436,7 @@ def feed_list(request: HttpRequest) -> HttpResponse:
     from releasedesk.notes.models import FeedKey
     from releasedesk.policies.models import Policy
 
-    rotated = {
-        (k.policy_id, k.audience): k for k in FeedKey.objects.filter(rotated_at__isnull=False)
-    }
+    keys = {(k.policy_id, k.audience): k for k in FeedKey.objects.all()}
     policies = []
     for policy in Policy.objects.order_by("slug"):
         try:
@@ -443,16 +444,18 @@ def feed_list(request: HttpRequest) -> HttpResponse:
         except DomainError:
             continue
         locales = selectors.note_locales(doc)
-        audiences = [
-            {
-                "name": audience,
-                "tier": tier,
-                "rotated": rotated.get((policy.pk, audience)),
-                "urls": [(loc, feed_url(policy.slug, audience, loc, tier=tier)) for loc in locales],
-            }
-            for audience, tier in selectors.note_audiences(doc)
-            if tier != Tier.INTERNAL
-        ]
+        audiences = []
+        for audience, tier in selectors.note_audiences(doc):
+            if tier == Tier.INTERNAL:
+                continue
+            key = keys.get((policy.pk, audience))
+            version = key.version if key is not None else 1  # no row: version 1
+            urls = [
+                (loc, feed_url(policy.slug, audience, loc, tier=tier, version=version))
+                for loc in locales
+            ]
+            rotated = key if key is not None and key.rotated_at is not None else None
+            audiences.append({"name": audience, "tier": tier, "rotated": rotated, "urls": urls})
         if audiences:
             policies.append({"policy": policy, "audiences": audiences})
     return render(
