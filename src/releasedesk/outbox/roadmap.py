@@ -172,7 +172,7 @@ def send_roadmap_update(
     audience: str = "oem_partner_contacts",
 ) -> services.Enqueued:
     """Queue the roadmap update for every partner recipient (due now)."""
-    if not (user.is_superuser or any(user.has_role(r) for r in SENDER_ROLES)):
+    if not (user.is_superuser or user.role_slugs() & set(SENDER_ROLES)):
         raise PermissionDenied(
             f"Sending a roadmap update needs one of the roles {', '.join(SENDER_ROLES)}."
         )
